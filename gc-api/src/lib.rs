@@ -1,0 +1,55 @@
+//! Refcounted `Gc<T>` handles whose reference cycles are collected: CPython's memory
+//! model as a Rust library.
+//!
+//! Every object is reference counted, so most garbage is freed the moment its last handle
+//! drops, exactly as with `Rc`. What `Rc` cannot free is a cycle: two objects that point
+//! at each other keep each other's count above zero forever. Here a generational cycle
+//! collector (CPython's algorithm) finds such groups and frees them.
+//!
+//! ```
+//! use gc_api::{Finalize, Gc, Trace};
+//! use std::cell::RefCell;
+//!
+//! #[derive(Trace, Finalize)]
+//! struct Node {
+//!     name: String,
+//!     next: RefCell<Option<Gc<Node>>>,
+//! }
+//!
+//! let a = Gc::new(Node { name: "a".into(), next: RefCell::new(None) });
+//! let b = Gc::new(Node { name: "b".into(), next: RefCell::new(Some(a.clone())) });
+//! *a.next.borrow_mut() = Some(b.clone()); // a -> b -> a: a cycle
+//! assert_eq!(Gc::strong_count(&a), 2);
+//! drop((a, b)); // with Rc, both nodes would now leak
+//! assert_eq!(gc_api::collect(), 2); // the collector finds and frees both
+//! ```
+//!
+//! The rest mirrors Python's `gc` module: three generations with thresholds
+//! ([`get_count`], [`set_threshold`], automatic collection on allocation), [`collect`],
+//! [`get_stats`], [`add_callback`], [`freeze`], [`set_debug`] with [`DebugFlags`],
+//! [`get_objects`], [`get_referrers`], [`get_referents`], [`garbage`], and [`object_at`]
+//! (`_ctypes.PyObj_FromPtr`). Weak references ([`Weak`], with callbacks), PEP 442
+//! finalizers ([`Finalize`]) and an [`Interner`] complete it. All state belongs to the
+//! calling thread; `Gc` is neither `Send` nor `Sync`.
+//!
+//! Soundness: an object's memory is released only when its strong count reaches zero.
+//! When the collector frees a cycle it drops the values in place; a handle that a `Drop`
+//! impl smuggled out of the garbage then finds the object dead ([`Gc::try_deref`] gives
+//! `None`, `Deref` panics with a clear message) instead of reading freed memory.
+//! See [`Trace`] for what a wrong hand-written impl can and cannot do.
+
+extern crate self as gc_api;
+
+pub mod debug;
+mod interner;
+
+pub use gc_core::alloc::{MallocStats, SizeClassStats};
+pub use gc_core::{
+    CallbackId, CallbackInfo, DebugFlags, Finalize, Gc, GcAny, GcError, GenerationStats, Phase,
+    Trace, Tracer, Weak, add_callback, clear_garbage, collect, collect_generation, disable, enable,
+    freeze, garbage, get_count, get_debug, get_freeze_count, get_objects, get_referents,
+    get_referrers, get_stats, get_threshold, is_enabled, malloc_stats, object_at, remove_callback,
+    set_debug, set_threshold, unfreeze,
+};
+pub use gc_derive::{Finalize, Trace};
+pub use interner::Interner;

@@ -1,0 +1,1421 @@
+//! Arenas, pools and blocks: the single-threaded heap.
+//!
+//! Invariants (checked by [`HeapCore::validate`]):
+//! - A pool is on `usedpools[c]` exactly when it serves class `c`, has at least one block
+//!   in use and at least one block available; its `freeblock` is then non-null (a pool
+//!   whose free list runs dry carves its next fresh block at once, or leaves the list).
+//! - For every pool in use: `count` + free-list length + uncarved blocks = capacity.
+//! - An arena is on the usable list exactly when `0 < nfreepools < POOLS_PER_ARENA`; the
+//!   list is sorted by `nfreepools` ascending and `nfp2lasta[n]` is its last arena with
+//!   `n` free pools (null if none).
+//! - An arena with every pool free is on the empty cache or the reserve list, or unmapped.
+//! - `radix::owner_of(address)` is this heap's root for every address of every arena on
+//!   `all_arenas`, and null again once an arena is unmapped.
+
+use super::{
+    ALIGNMENT, ARENA_SIZE, NB_SMALL_SIZE_CLASSES, POOL_SIZE, POOLS_PER_ARENA, class_size,
+    is_small_request, os, radix, size_class,
+    stats::{MallocStats, SizeClassStats},
+};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::UnsafeCell;
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// A free block: its first word links the pool's free list.
+#[repr(C)]
+pub(crate) struct Block {
+    next: *mut Block,
+}
+
+/// The header at the start of every pool.
+#[repr(C)]
+pub(crate) struct Pool {
+    /// Head of the free list of carved blocks not in use (null when there is none).
+    freeblock: *mut Block,
+    /// Blocks in use (handed out and not yet freed back into this pool).
+    count: u32,
+    /// Size class of the blocks.
+    szidx: u32,
+    /// Offset of the next block never handed out.
+    nextoffset: u32,
+    /// Largest offset at which a whole block still fits.
+    maxnextoffset: u32,
+    /// Links on `usedpools` (both) or on the arena's `freepools` (`nextpool` only).
+    nextpool: *mut Pool,
+    prevpool: *mut Pool,
+}
+
+/// Bytes at the start of each pool taken by its header (rounded to the alignment).
+pub const POOL_OVERHEAD: usize = (size_of::<Pool>() + ALIGNMENT - 1) & !(ALIGNMENT - 1);
+
+#[cfg(debug_assertions)]
+const GRANULES_PER_POOL: usize = POOL_SIZE / ALIGNMENT;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum ArenaState {
+    /// Serving pools (on the usable list, or full).
+    InUse,
+    /// Wholly empty, pages resident, kept for reuse.
+    Cached,
+    /// Wholly empty, pages given back to the OS, mapping kept for reuse.
+    Reserved,
+}
+
+/// The header of an arena, in the arena's first pool-sized slot.
+#[repr(C)]
+pub(crate) struct Arena {
+    /// Free pools, counting the never-used ones.
+    nfreepools: u32,
+    /// Pools at index `fresh_from` and above have never been used since (re)initialisation.
+    fresh_from: u32,
+    state: ArenaState,
+    /// Pools that were used and are empty again, linked through `Pool::nextpool`.
+    freepools: *mut Pool,
+    /// Links on the usable list, the empty cache or the reserve list.
+    nextarena: *mut Arena,
+    prevarena: *mut Arena,
+    /// Links on the list of every mapped arena of the heap.
+    allnext: *mut Arena,
+    allprev: *mut Arena,
+    /// Debug builds: one bit per 16-byte granule of each pool, set while a block starting
+    /// there is in use. Catches double frees and frees of interior pointers.
+    #[cfg(debug_assertions)]
+    live: [[u64; GRANULES_PER_POOL / 64]; POOLS_PER_ARENA],
+}
+
+const _: () = assert!(size_of::<Arena>() <= POOL_SIZE);
+const _: () = assert!(POOL_OVERHEAD == 48);
+
+#[inline]
+fn arena_of(p: *const u8) -> *mut Arena {
+    ((p as usize) & !(ARENA_SIZE - 1)) as *mut Arena
+}
+
+#[inline]
+fn pool_of(p: *const u8) -> *mut Pool {
+    ((p as usize) & !(POOL_SIZE - 1)) as *mut Pool
+}
+
+#[inline]
+fn pool_at(arena: *mut Arena, index: usize) -> *mut Pool {
+    (arena as usize + (index + 1) * POOL_SIZE) as *mut Pool
+}
+
+#[inline]
+fn pool_index(arena: *mut Arena, pool: *mut Pool) -> usize {
+    (pool as usize - arena as usize) / POOL_SIZE - 1
+}
+
+/// Blocks of class `class` that fit in one pool.
+#[inline]
+pub(crate) const fn pool_capacity(class: usize) -> usize {
+    (POOL_SIZE - POOL_OVERHEAD) / class_size(class)
+}
+
+/// How many empty arenas a heap keeps instead of unmapping them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeapConfig {
+    /// Wholly empty arenas kept with their pages resident (CPython keeps 1). Each costs
+    /// up to 1 MiB of RSS and saves the page faults of refilling it.
+    pub retained_empty_arenas: usize,
+    /// Further empty arenas whose pages are given back to the OS (`MADV_DONTNEED`) but
+    /// whose mapping is kept, so a burst of allocation after a burst of frees reuses them
+    /// without `mmap`/`munmap` calls, alignment trimming or radix-tree updates. Each costs
+    /// one resident page.
+    pub reserved_arenas: usize,
+}
+
+impl HeapConfig {
+    /// CPython's policy: keep one empty arena, unmap the others.
+    pub const fn cpython() -> Self {
+        HeapConfig {
+            retained_empty_arenas: 1,
+            reserved_arenas: 0,
+        }
+    }
+}
+
+impl Default for HeapConfig {
+    /// One resident empty arena (as CPython) plus up to 64 decommitted ones.
+    fn default() -> Self {
+        HeapConfig {
+            retained_empty_arenas: 1,
+            reserved_arenas: 64,
+        }
+    }
+}
+
+/// The mutable state of one heap. Only its owning thread touches it.
+pub(crate) struct HeapCore {
+    root: *mut HeapRoot,
+    config: HeapConfig,
+    /// Per size class, the partly used pools (doubly linked, null-terminated).
+    usedpools: [*mut Pool; NB_SMALL_SIZE_CLASSES],
+    /// Arenas with some but not all pools free, fewest free pools first.
+    usable_arenas: *mut Arena,
+    /// `nfp2lasta[n]`: the last arena on the usable list with `n` free pools.
+    nfp2lasta: [*mut Arena; POOLS_PER_ARENA + 1],
+    /// Every mapped arena, whatever its state.
+    all_arenas: *mut Arena,
+    /// A pool kept on `usedpools` although it may be empty (see `pool_became_empty`); it
+    /// takes one of the `retained_empty_arenas` places while set.
+    hot_pool: *mut Pool,
+    /// Empty arenas with resident pages.
+    cached: *mut Arena,
+    /// Arenas on `cached`, plus one while `hot_pool` is set.
+    ncached: usize,
+    /// Empty arenas with decommitted pages.
+    reserved: *mut Arena,
+    nreserved: usize,
+    arenas_allocated_total: usize,
+    arenas_reclaimed: usize,
+    arenas_current: usize,
+    arenas_highwater: usize,
+}
+
+/// A heap as other threads see it: the lock-free list of blocks they freed, beside the
+/// owner's state. Only `remote_free` is ever touched by a thread other than the owner.
+pub(crate) struct HeapRoot {
+    remote_free: AtomicPtr<Block>,
+    /// Link on the global list of heaps whose thread exited (guarded by that list's lock).
+    pub(crate) next_abandoned: UnsafeCell<*mut HeapRoot>,
+    core: UnsafeCell<HeapCore>,
+}
+
+impl HeapRoot {
+    /// Creates a heap; memory for the root itself comes from the system allocator, so this
+    /// never re-enters a `GlobalHeap`. Returns null when out of memory.
+    pub(crate) fn create(config: HeapConfig) -> *mut HeapRoot {
+        let layout = Layout::new::<HeapRoot>();
+        // SAFETY: `HeapRoot` has non-zero size.
+        let root = unsafe { System.alloc(layout) }.cast::<HeapRoot>();
+        if root.is_null() {
+            return root;
+        }
+        let value = HeapRoot {
+            remote_free: AtomicPtr::new(ptr::null_mut()),
+            next_abandoned: UnsafeCell::new(ptr::null_mut()),
+            core: UnsafeCell::new(HeapCore {
+                root,
+                config,
+                usedpools: [ptr::null_mut(); NB_SMALL_SIZE_CLASSES],
+                usable_arenas: ptr::null_mut(),
+                nfp2lasta: [ptr::null_mut(); POOLS_PER_ARENA + 1],
+                all_arenas: ptr::null_mut(),
+                hot_pool: ptr::null_mut(),
+                cached: ptr::null_mut(),
+                ncached: 0,
+                reserved: ptr::null_mut(),
+                nreserved: 0,
+                arenas_allocated_total: 0,
+                arenas_reclaimed: 0,
+                arenas_current: 0,
+                arenas_highwater: 0,
+            }),
+        };
+        // SAFETY: `root` is a fresh allocation with the layout of `HeapRoot`.
+        unsafe { root.write(value) };
+        root
+    }
+
+    /// Unmaps every arena of the heap and frees the root.
+    ///
+    /// # Safety
+    /// - `root` came from [`HeapRoot::create`] and is not used again;
+    /// - no other thread holds a block of this heap (its frees would touch freed memory).
+    pub(crate) unsafe fn destroy(root: *mut HeapRoot) {
+        // SAFETY: the caller hands over sole ownership of `root`.
+        unsafe {
+            (*root).core_mut().release_all();
+            ptr::drop_in_place(root);
+            System.dealloc(root.cast(), Layout::new::<HeapRoot>());
+        }
+    }
+
+    /// The owner's state.
+    ///
+    /// # Safety
+    /// Only the owning thread may call this, and no other reference to the core may be
+    /// alive while the returned one is used.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn core_mut(&self) -> &mut HeapCore {
+        // SAFETY: the caller guarantees exclusive, same-thread access.
+        unsafe { &mut *self.core.get() }
+    }
+
+    /// Hands a block back to the heap that owns it, from any thread, without a lock.
+    ///
+    /// # Safety
+    /// `root` is a live heap and `block` a block in use that one of its arenas holds; the
+    /// block is not used again by the caller.
+    pub(crate) unsafe fn push_remote(root: *const HeapRoot, block: *mut u8) {
+        let block = block.cast::<Block>();
+        // SAFETY: the caller guarantees `root` is live; `remote_free` is the one field that
+        // is shared between threads, and it is atomic.
+        let head = unsafe { &(*root).remote_free };
+        let mut current = head.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: the block is the caller's to give away; its first word becomes a link.
+            unsafe { (*block).next = current };
+            match head.compare_exchange_weak(current, block, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(seen) => current = seen,
+            }
+        }
+    }
+}
+
+impl HeapCore {
+    /// Allocates a block of class `szidx`; null when out of memory.
+    ///
+    /// # Safety
+    /// `szidx < NB_SMALL_SIZE_CLASSES`.
+    #[inline(always)]
+    pub(crate) unsafe fn alloc_small(&mut self, szidx: usize) -> *mut u8 {
+        debug_assert!(szidx < NB_SMALL_SIZE_CLASSES);
+        // SAFETY: the caller guarantees the index is in bounds.
+        let pool = unsafe { *self.usedpools.get_unchecked(szidx) };
+        if pool.is_null() {
+            return self.alloc_from_new_pool(szidx);
+        }
+        // SAFETY: a pool on `usedpools` is a live pool header of ours with a non-null
+        // `freeblock` pointing at a free block inside it (module invariant).
+        unsafe {
+            let bp = (*pool).freeblock;
+            (*pool).count += 1;
+            let next = (*bp).next;
+            (*pool).freeblock = next;
+            if next.is_null() {
+                self.pool_extend(pool, szidx);
+            }
+            #[cfg(debug_assertions)]
+            mark_live(bp.cast(), true);
+            bp.cast()
+        }
+    }
+
+    /// Returns a block of this heap to its pool.
+    ///
+    /// # Safety
+    /// `bp` is a block in use that this heap handed out (debug builds check this).
+    #[inline(always)]
+    pub(crate) unsafe fn free_small(&mut self, bp: *mut u8) {
+        #[cfg(debug_assertions)]
+        self.debug_check_block(bp);
+        let pool = pool_of(bp);
+        // SAFETY: `bp` is a block in use of one of our pools, so `pool` is its live header.
+        unsafe {
+            #[cfg(debug_assertions)]
+            mark_live(bp, false);
+            let block = bp.cast::<Block>();
+            let last = (*pool).freeblock;
+            (*block).next = last;
+            (*pool).freeblock = block;
+            let count = (*pool).count - 1;
+            (*pool).count = count;
+            if last.is_null() {
+                self.pool_was_full(pool);
+            } else if count == 0 && pool != self.hot_pool {
+                self.pool_became_empty(pool);
+            }
+        }
+    }
+
+    /// The free list of `pool` ran dry: carve one more fresh block, or take the now full
+    /// pool off `usedpools` (it is the head, since allocation always uses the head).
+    #[cold]
+    unsafe fn pool_extend(&mut self, pool: *mut Pool, szidx: usize) {
+        // SAFETY: `pool` is a live header of ours (caller); offsets stay inside the pool.
+        unsafe {
+            let p = &mut *pool;
+            if p.nextoffset <= p.maxnextoffset {
+                let bp = pool.cast::<u8>().add(p.nextoffset as usize).cast::<Block>();
+                p.nextoffset += class_size(szidx) as u32;
+                (*bp).next = ptr::null_mut();
+                p.freeblock = bp;
+            } else {
+                let next = p.nextpool;
+                self.usedpools[szidx] = next;
+                if !next.is_null() {
+                    (*next).prevpool = ptr::null_mut();
+                }
+                p.nextpool = ptr::null_mut();
+                p.prevpool = ptr::null_mut();
+            }
+        }
+    }
+
+    /// A block was freed into a full pool: the pool goes back on `usedpools`.
+    #[cold]
+    unsafe fn pool_was_full(&mut self, pool: *mut Pool) {
+        // SAFETY: `pool` is a live header of ours (caller).
+        unsafe {
+            let szidx = (*pool).szidx as usize;
+            let head = self.usedpools[szidx];
+            (*pool).nextpool = head;
+            (*pool).prevpool = ptr::null_mut();
+            if !head.is_null() {
+                (*head).prevpool = pool;
+            }
+            self.usedpools[szidx] = pool;
+        }
+    }
+
+    /// The last block of `pool` was freed: the pool returns to its arena, unless it would
+    /// empty the arena while the heap has room for one resident empty arena. Then the pool
+    /// stays on `usedpools` as the *hot pool*, holding that room: a heap that allocates and
+    /// frees one block at a time reuses it without re-initialising pool or arena.
+    #[cold]
+    unsafe fn pool_became_empty(&mut self, pool: *mut Pool) {
+        // SAFETY: `pool` is a live header of ours; its arena header is live too.
+        let arena_would_empty =
+            unsafe { (*arena_of(pool.cast())).nfreepools } as usize + 1 == POOLS_PER_ARENA;
+        if arena_would_empty
+            && self.hot_pool.is_null()
+            && self.ncached < self.config.retained_empty_arenas
+        {
+            self.hot_pool = pool;
+            self.ncached += 1;
+            return;
+        }
+        // SAFETY: as above.
+        unsafe { self.return_empty_pool(pool) }
+    }
+
+    /// Moves an empty pool from `usedpools` back to its arena.
+    ///
+    /// # Safety
+    /// `pool` is a live, empty pool of ours on `usedpools`, and not the hot pool.
+    unsafe fn return_empty_pool(&mut self, pool: *mut Pool) {
+        // SAFETY: `pool` is a live header of ours on `usedpools` (it had a free block and a
+        // block in use until this free); its arena header is live too.
+        unsafe {
+            let szidx = (*pool).szidx as usize;
+            let next = (*pool).nextpool;
+            let prev = (*pool).prevpool;
+            if prev.is_null() {
+                self.usedpools[szidx] = next;
+            } else {
+                (*prev).nextpool = next;
+            }
+            if !next.is_null() {
+                (*next).prevpool = prev;
+            }
+            let arena = arena_of(pool.cast());
+            (*pool).nextpool = (*arena).freepools;
+            (*pool).prevpool = ptr::null_mut();
+            (*arena).freepools = pool;
+            let nf = (*arena).nfreepools as usize;
+            (*arena).nfreepools = (nf + 1) as u32;
+
+            if nf + 1 == POOLS_PER_ARENA {
+                self.unlink_usable(arena, nf);
+                self.arena_became_empty(arena);
+            } else if nf == 0 {
+                // It was full, so off the list; one free pool is the fewest possible.
+                let head = self.usable_arenas;
+                (*arena).nextarena = head;
+                (*arena).prevarena = ptr::null_mut();
+                if !head.is_null() {
+                    (*head).prevarena = arena;
+                }
+                self.usable_arenas = arena;
+                if self.nfp2lasta[1].is_null() {
+                    self.nfp2lasta[1] = arena;
+                }
+            } else {
+                // Arenas with `nf` free pools form a run; this one moves to the run's end.
+                let last = self.nfp2lasta[nf];
+                if last == arena {
+                    let prev = (*arena).prevarena;
+                    self.nfp2lasta[nf] = if !prev.is_null() && (*prev).nfreepools as usize == nf {
+                        prev
+                    } else {
+                        ptr::null_mut()
+                    };
+                } else {
+                    self.unlink_arena(arena);
+                    let after = (*last).nextarena;
+                    (*arena).prevarena = last;
+                    (*arena).nextarena = after;
+                    (*last).nextarena = arena;
+                    if !after.is_null() {
+                        (*after).prevarena = arena;
+                    }
+                }
+                if self.nfp2lasta[nf + 1].is_null() {
+                    self.nfp2lasta[nf + 1] = arena;
+                }
+            }
+        }
+    }
+
+    /// Takes `arena` (which has `nf` free pools) off the usable list.
+    unsafe fn unlink_usable(&mut self, arena: *mut Arena, nf: usize) {
+        // SAFETY: `arena` is on the usable list (caller), so its neighbours are live.
+        unsafe {
+            if self.nfp2lasta[nf] == arena {
+                let prev = (*arena).prevarena;
+                self.nfp2lasta[nf] = if !prev.is_null() && (*prev).nfreepools as usize == nf {
+                    prev
+                } else {
+                    ptr::null_mut()
+                };
+            }
+            self.unlink_arena(arena);
+        }
+    }
+
+    unsafe fn unlink_arena(&mut self, arena: *mut Arena) {
+        // SAFETY: `arena` is on the usable list (caller), so its neighbours are live.
+        unsafe {
+            let next = (*arena).nextarena;
+            let prev = (*arena).prevarena;
+            if prev.is_null() {
+                self.usable_arenas = next;
+            } else {
+                (*prev).nextarena = next;
+            }
+            if !next.is_null() {
+                (*next).prevarena = prev;
+            }
+            (*arena).nextarena = ptr::null_mut();
+            (*arena).prevarena = ptr::null_mut();
+        }
+    }
+
+    /// Slow path of allocation: no pool of this class has a free block.
+    #[cold]
+    #[inline(never)]
+    fn alloc_from_new_pool(&mut self, szidx: usize) -> *mut u8 {
+        if self.drain_remote_frees() && !self.usedpools[szidx].is_null() {
+            // SAFETY: `szidx` was checked by our caller.
+            return unsafe { self.alloc_small(szidx) };
+        }
+        let pool = self.take_free_pool();
+        if pool.is_null() {
+            return ptr::null_mut();
+        }
+        let size = class_size(szidx);
+        // SAFETY: `pool` is an unused pool of one of our arenas; we initialise its header and
+        // hand out its first block, the second becoming the free list (every class fits at
+        // least 31 blocks in a pool).
+        unsafe {
+            let base = pool.cast::<u8>();
+            let first = base.add(POOL_OVERHEAD);
+            let second = first.add(size).cast::<Block>();
+            (*second).next = ptr::null_mut();
+            pool.write(Pool {
+                freeblock: second,
+                count: 1,
+                szidx: szidx as u32,
+                nextoffset: (POOL_OVERHEAD + 2 * size) as u32,
+                maxnextoffset: (POOL_SIZE - size) as u32,
+                nextpool: ptr::null_mut(),
+                prevpool: ptr::null_mut(),
+            });
+            self.usedpools[szidx] = pool;
+            #[cfg(debug_assertions)]
+            mark_live(first, true);
+            first
+        }
+    }
+
+    /// Takes an empty pool from the fullest usable arena (or a new arena).
+    fn take_free_pool(&mut self) -> *mut Pool {
+        if self.usable_arenas.is_null() {
+            let arena = self.new_arena();
+            if arena.is_null() {
+                return ptr::null_mut();
+            }
+            self.usable_arenas = arena;
+            self.nfp2lasta[POOLS_PER_ARENA] = arena;
+        }
+        let arena = self.usable_arenas;
+        // SAFETY: the head of the usable list is a live arena of ours with a free pool.
+        unsafe {
+            let a = &mut *arena;
+            let pool = if a.freepools.is_null() {
+                let p = pool_at(arena, a.fresh_from as usize);
+                a.fresh_from += 1;
+                p
+            } else {
+                let p = a.freepools;
+                a.freepools = (*p).nextpool;
+                p
+            };
+            let nf = a.nfreepools as usize;
+            if self.nfp2lasta[nf] == arena {
+                self.nfp2lasta[nf] = ptr::null_mut();
+            }
+            a.nfreepools = (nf - 1) as u32;
+            if nf == 1 {
+                self.unlink_arena(arena);
+            } else {
+                // Every other usable arena has at least `nf` free pools.
+                self.nfp2lasta[nf - 1] = arena;
+            }
+            pool
+        }
+    }
+
+    /// An arena for the usable list: from the empty cache, the reserve, or the OS.
+    fn new_arena(&mut self) -> *mut Arena {
+        let arena = if !self.cached.is_null() {
+            let a = self.cached;
+            // SAFETY: arenas on the cache list are live arenas of ours.
+            self.cached = unsafe { (*a).nextarena };
+            self.ncached -= 1;
+            a
+        } else if !self.reserved.is_null() {
+            let a = self.reserved;
+            // SAFETY: arenas on the reserve list are live arenas of ours.
+            self.reserved = unsafe { (*a).nextarena };
+            self.nreserved -= 1;
+            a
+        } else {
+            let base = os::map_arena();
+            if base.is_null() {
+                return ptr::null_mut();
+            }
+            if !radix::set_owner(base as usize, self.root) {
+                os::unmap_arena(base);
+                return ptr::null_mut();
+            }
+            let a = base.cast::<Arena>();
+            // SAFETY: the mapping is fresh, zero-filled and ours; the header fits in it.
+            unsafe {
+                (*a).allprev = ptr::null_mut();
+                (*a).allnext = self.all_arenas;
+                if !self.all_arenas.is_null() {
+                    (*self.all_arenas).allprev = a;
+                }
+            }
+            self.all_arenas = a;
+            self.arenas_allocated_total += 1;
+            self.arenas_current += 1;
+            self.arenas_highwater = self.arenas_highwater.max(self.arenas_current);
+            a
+        };
+        // SAFETY: `arena` is a live arena of ours holding no pool in use.
+        unsafe {
+            let a = &mut *arena;
+            a.nfreepools = POOLS_PER_ARENA as u32;
+            a.fresh_from = 0;
+            a.state = ArenaState::InUse;
+            a.freepools = ptr::null_mut();
+            a.nextarena = ptr::null_mut();
+            a.prevarena = ptr::null_mut();
+        }
+        arena
+    }
+
+    /// Every pool of `arena` is free: keep it resident, keep it decommitted, or unmap it.
+    fn arena_became_empty(&mut self, arena: *mut Arena) {
+        // SAFETY: `arena` is a live arena of ours, off every list but `all_arenas`.
+        unsafe {
+            if self.ncached < self.config.retained_empty_arenas {
+                (*arena).state = ArenaState::Cached;
+                (*arena).nextarena = self.cached;
+                self.cached = arena;
+                self.ncached += 1;
+            } else if self.nreserved < self.config.reserved_arenas {
+                os::decommit(arena.cast::<u8>().add(POOL_SIZE), ARENA_SIZE - POOL_SIZE);
+                (*arena).state = ArenaState::Reserved;
+                (*arena).nextarena = self.reserved;
+                self.reserved = arena;
+                self.nreserved += 1;
+            } else {
+                self.unmap(arena);
+            }
+        }
+    }
+
+    /// Unlinks `arena` from `all_arenas`, forgets it in the radix tree and unmaps it.
+    ///
+    /// # Safety
+    /// `arena` is a live arena of ours holding no block in use, on no list but `all_arenas`.
+    unsafe fn unmap(&mut self, arena: *mut Arena) {
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            let next = (*arena).allnext;
+            let prev = (*arena).allprev;
+            if prev.is_null() {
+                self.all_arenas = next;
+            } else {
+                (*prev).allnext = next;
+            }
+            if !next.is_null() {
+                (*next).allprev = prev;
+            }
+        }
+        radix::clear_owner(arena as usize);
+        os::unmap_arena(arena.cast());
+        self.arenas_reclaimed += 1;
+        self.arenas_current -= 1;
+    }
+
+    /// Unmaps the empty arenas kept for reuse (the cache and the reserve), after giving
+    /// the hot pool back if it is empty.
+    pub(crate) fn release_free_memory(&mut self) {
+        let hot = std::mem::replace(&mut self.hot_pool, ptr::null_mut());
+        if !hot.is_null() {
+            self.ncached -= 1;
+            // SAFETY: the hot pool is a live pool of ours on `usedpools`.
+            if unsafe { (*hot).count } == 0 {
+                // SAFETY: as above, and it is empty and no longer hot.
+                unsafe { self.return_empty_pool(hot) };
+            }
+        }
+        for list in [&mut self.cached as *mut *mut Arena, &mut self.reserved] {
+            // SAFETY: both lists hold live, empty arenas of ours linked by `nextarena`.
+            unsafe {
+                while !(*list).is_null() {
+                    let arena = *list;
+                    *list = (*arena).nextarena;
+                    self.unmap(arena);
+                }
+            }
+        }
+        self.ncached = 0;
+        self.nreserved = 0;
+    }
+
+    /// Unmaps every arena, in use or not.
+    fn release_all(&mut self) {
+        while !self.all_arenas.is_null() {
+            let arena = self.all_arenas;
+            // SAFETY: the heap is being destroyed; nothing uses its blocks any more.
+            unsafe { self.unmap(arena) };
+        }
+        self.usedpools = [ptr::null_mut(); NB_SMALL_SIZE_CLASSES];
+        self.usable_arenas = ptr::null_mut();
+        self.nfp2lasta = [ptr::null_mut(); POOLS_PER_ARENA + 1];
+        self.hot_pool = ptr::null_mut();
+        self.cached = ptr::null_mut();
+        self.reserved = ptr::null_mut();
+        self.ncached = 0;
+        self.nreserved = 0;
+    }
+
+    /// Frees the blocks other threads handed back. Returns whether there were any.
+    pub(crate) fn drain_remote_frees(&mut self) -> bool {
+        // SAFETY: the root outlives its core; `remote_free` is atomic.
+        let head = unsafe { &(*self.root).remote_free };
+        if head.load(Ordering::Relaxed).is_null() {
+            return false;
+        }
+        let mut block = head.swap(ptr::null_mut(), Ordering::Acquire);
+        while !block.is_null() {
+            // SAFETY: blocks on the remote list are blocks in use of this heap that their
+            // last user gave up; the Acquire swap makes their link words visible.
+            unsafe {
+                let next = (*block).next;
+                self.free_small(block.cast());
+                block = next;
+            }
+        }
+        true
+    }
+
+    /// Whether `p` points into one of this heap's arenas.
+    #[inline]
+    pub(crate) fn owns(&self, p: *const u8) -> bool {
+        radix::owner_of(p as usize) == self.root
+    }
+
+    /// Whether `p` is the start of a block in use of this heap. Reads only this heap's
+    /// own arena and pool headers (after the radix tree says the arena is ours), and walks
+    /// the pool's free list, so it costs up to one pool's worth of steps.
+    pub(crate) fn is_allocated_block(&self, p: *const u8) -> bool {
+        if !self.owns(p) {
+            return false;
+        }
+        let arena = arena_of(p);
+        let pool = pool_of(p);
+        if ptr::eq(pool, arena.cast()) {
+            return false;
+        }
+        // SAFETY: the radix tree says this arena is mapped and ours, so its header and the
+        // headers of its initialised pools are readable.
+        unsafe {
+            let a = &*arena;
+            if a.state != ArenaState::InUse || pool_index(arena, pool) >= a.fresh_from as usize {
+                return false;
+            }
+            let pl = &*pool;
+            if pl.count == 0 {
+                return false;
+            }
+            let size = class_size(pl.szidx as usize);
+            let offset = p as usize - pool as usize;
+            if offset < POOL_OVERHEAD
+                || !(offset - POOL_OVERHEAD).is_multiple_of(size)
+                || offset >= pl.nextoffset as usize
+            {
+                return false;
+            }
+            let mut b = pl.freeblock;
+            while !b.is_null() {
+                if ptr::eq(b.cast::<u8>(), p) {
+                    return false;
+                }
+                b = (*b).next;
+            }
+            true
+        }
+    }
+
+    /// The block size of the small block at `p`.
+    ///
+    /// # Safety
+    /// `p` is a block in use of this heap.
+    pub(crate) unsafe fn block_size(&self, p: *const u8) -> usize {
+        // SAFETY: the pool of a block in use has a live header.
+        class_size(unsafe { (*pool_of(p)).szidx } as usize)
+    }
+
+    /// Debug builds: panics unless `bp` is the start of a block in use of this heap.
+    #[cfg(debug_assertions)]
+    fn debug_check_block(&self, bp: *mut u8) {
+        assert!(
+            self.owns(bp),
+            "gc_core::alloc: free of {bp:p}, which this heap does not own"
+        );
+        let pool = pool_of(bp);
+        // SAFETY: `bp` is in one of our arenas, so its arena header and the slot holding
+        // `pool` are mapped memory of ours; a pool never initialised reads as zeros.
+        let (count, size, arena_state) = unsafe {
+            (
+                (*pool).count,
+                class_size((*pool).szidx as usize),
+                (*arena_of(bp)).state,
+            )
+        };
+        let offset = bp as usize - pool as usize;
+        assert!(
+            arena_state == ArenaState::InUse
+                && !ptr::eq(pool, arena_of(bp).cast())
+                && count > 0
+                && offset >= POOL_OVERHEAD
+                && (offset - POOL_OVERHEAD).is_multiple_of(size),
+            "gc_core::alloc: free of {bp:p}, which is not the start of a block in use"
+        );
+        // SAFETY: as above.
+        let live = unsafe { is_marked_live(bp) };
+        assert!(live, "gc_core::alloc: double free of {bp:p}");
+    }
+
+    /// Statistics in the shape of CPython's `sys._debugmallocstats()`. Allocates nothing.
+    pub(crate) fn stats(&mut self) -> MallocStats {
+        self.drain_remote_frees();
+        let mut classes = [SizeClassStats::default(); NB_SMALL_SIZE_CLASSES];
+        for (i, c) in classes.iter_mut().enumerate() {
+            c.class = i;
+            c.block_size = class_size(i);
+        }
+        let mut s = MallocStats {
+            classes,
+            arenas_allocated_total: self.arenas_allocated_total,
+            arenas_reclaimed: self.arenas_reclaimed,
+            arenas_highwater: self.arenas_highwater,
+            arenas_current: self.arenas_current,
+            arenas_reserved: self.nreserved,
+            ..MallocStats::default()
+        };
+        let mut arena = self.all_arenas;
+        while !arena.is_null() {
+            // SAFETY: arenas on `all_arenas` are live; pools below `fresh_from` of an arena
+            // in use have been initialised.
+            unsafe {
+                let a = &*arena;
+                if a.state == ArenaState::Reserved {
+                    s.bytes_in_reserved_arenas += ARENA_SIZE;
+                    arena = a.allnext;
+                    continue;
+                }
+                s.bytes_lost_to_arena_headers += POOL_SIZE;
+                let used_limit = if a.state == ArenaState::InUse {
+                    a.fresh_from as usize
+                } else {
+                    0
+                };
+                s.unused_pools += POOLS_PER_ARENA - used_limit;
+                for i in 0..used_limit {
+                    let pool = &*pool_at(arena, i);
+                    if pool.count == 0 {
+                        s.unused_pools += 1;
+                        continue;
+                    }
+                    let class = pool.szidx as usize;
+                    let size = class_size(class);
+                    let cap = pool_capacity(class);
+                    let c = &mut s.classes[class];
+                    c.pools += 1;
+                    c.blocks_in_use += pool.count as usize;
+                    c.available_blocks += cap - pool.count as usize;
+                    s.bytes_lost_to_pool_headers += POOL_OVERHEAD;
+                    s.bytes_lost_to_quantization += POOL_SIZE - POOL_OVERHEAD - cap * size;
+                }
+                arena = a.allnext;
+            }
+        }
+        for c in &s.classes {
+            s.bytes_in_allocated_blocks += c.blocks_in_use * c.block_size;
+            s.bytes_in_available_blocks += c.available_blocks * c.block_size;
+        }
+        s
+    }
+
+    /// Checks every invariant of pools and arenas. On failure, says which.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let mut counted_arenas = 0;
+        let mut pools_in_use = 0usize;
+        let mut arena = self.all_arenas;
+        let mut prev: *mut Arena = ptr::null_mut();
+        while !arena.is_null() {
+            counted_arenas += 1;
+            if counted_arenas > self.arenas_current {
+                return Err("all_arenas is longer than arenas_current (or cyclic)".into());
+            }
+            if !(arena as usize).is_multiple_of(ARENA_SIZE) {
+                return Err(format!("arena {arena:p} is not aligned"));
+            }
+            if !self.owns(arena.cast()) {
+                return Err(format!("arena {arena:p} is not ours in the radix tree"));
+            }
+            // SAFETY: arenas on `all_arenas` are live arenas of ours.
+            let a = unsafe { &*arena };
+            if a.allprev != prev {
+                return Err(format!("arena {arena:p}: bad allprev link"));
+            }
+            if a.state == ArenaState::InUse {
+                pools_in_use += self.validate_arena(arena)?;
+            }
+            prev = arena;
+            arena = a.allnext;
+        }
+        if counted_arenas != self.arenas_current {
+            return Err(format!(
+                "{counted_arenas} arenas mapped, arenas_current says {}",
+                self.arenas_current
+            ));
+        }
+        self.validate_arena_lists()?;
+        self.validate_usedpools(pools_in_use)
+    }
+
+    /// Checks the pools of one arena in use; returns how many are in use.
+    fn validate_arena(&self, arena: *mut Arena) -> Result<usize, String> {
+        // SAFETY: `arena` is a live arena of ours in use (caller).
+        let a = unsafe { &*arena };
+        if a.fresh_from as usize > POOLS_PER_ARENA {
+            return Err(format!("arena {arena:p}: fresh_from out of range"));
+        }
+        let mut free_listed = 0usize;
+        let mut fp = a.freepools;
+        while !fp.is_null() {
+            free_listed += 1;
+            if free_listed > POOLS_PER_ARENA {
+                return Err(format!("arena {arena:p}: cyclic freepools"));
+            }
+            if arena_of(fp.cast()) != arena || pool_index(arena, fp) >= a.fresh_from as usize {
+                return Err(format!("arena {arena:p}: foreign pool {fp:p} on freepools"));
+            }
+            // SAFETY: pools on freepools are initialised pools of this arena.
+            let p = unsafe { &*fp };
+            if p.count != 0 {
+                return Err(format!("pool {fp:p} on freepools has blocks in use"));
+            }
+            fp = p.nextpool;
+        }
+        let mut in_use = 0;
+        for i in 0..a.fresh_from as usize {
+            let pool = pool_at(arena, i);
+            // SAFETY: pools below `fresh_from` have been initialised.
+            let p = unsafe { &*pool };
+            if p.count == 0 && pool != self.hot_pool {
+                continue;
+            }
+            in_use += 1;
+            self.validate_pool(pool)?;
+        }
+        let fresh = POOLS_PER_ARENA - a.fresh_from as usize;
+        if a.fresh_from as usize - in_use != free_listed {
+            return Err(format!(
+                "arena {arena:p}: {} used-then-emptied pools but {free_listed} on freepools",
+                a.fresh_from as usize - in_use
+            ));
+        }
+        if a.nfreepools as usize != free_listed + fresh {
+            return Err(format!(
+                "arena {arena:p}: nfreepools {} but {} free",
+                a.nfreepools,
+                free_listed + fresh
+            ));
+        }
+        Ok(in_use)
+    }
+
+    /// Checks one pool in use: counts, free-list bounds and, in debug builds, liveness bits.
+    fn validate_pool(&self, pool: *mut Pool) -> Result<(), String> {
+        // SAFETY: `pool` is an initialised pool of ours (caller).
+        let p = unsafe { &*pool };
+        let class = p.szidx as usize;
+        if class >= NB_SMALL_SIZE_CLASSES {
+            return Err(format!("pool {pool:p}: bad size class {class}"));
+        }
+        let size = class_size(class);
+        let cap = pool_capacity(class);
+        if p.count as usize > cap {
+            return Err(format!("pool {pool:p}: count {} > capacity {cap}", p.count));
+        }
+        if p.maxnextoffset as usize != POOL_SIZE - size {
+            return Err(format!("pool {pool:p}: bad maxnextoffset"));
+        }
+        let next = p.nextoffset as usize;
+        if next < POOL_OVERHEAD || !(next - POOL_OVERHEAD).is_multiple_of(size) || next > POOL_SIZE
+        {
+            return Err(format!("pool {pool:p}: bad nextoffset {next}"));
+        }
+        let carved = (next - POOL_OVERHEAD) / size;
+        let mut free = 0usize;
+        let mut b = p.freeblock;
+        while !b.is_null() {
+            free += 1;
+            if free > cap {
+                return Err(format!("pool {pool:p}: cyclic or overlong free list"));
+            }
+            let off = b as usize - pool as usize;
+            if pool_of(b.cast()) != pool
+                || off < POOL_OVERHEAD
+                || off >= next
+                || !(off - POOL_OVERHEAD).is_multiple_of(size)
+            {
+                return Err(format!("pool {pool:p}: free block {b:p} out of bounds"));
+            }
+            #[cfg(debug_assertions)]
+            // SAFETY: `b` is a block of one of our pools.
+            if unsafe { is_marked_live(b.cast()) } {
+                return Err(format!("pool {pool:p}: free block {b:p} marked in use"));
+            }
+            // SAFETY: checked above that `b` is a carved block of this pool.
+            b = unsafe { (*b).next };
+        }
+        if p.count as usize + free != carved {
+            return Err(format!(
+                "pool {pool:p}: {} in use + {free} free != {carved} carved",
+                p.count
+            ));
+        }
+        #[cfg(debug_assertions)]
+        {
+            let arena = arena_of(pool.cast());
+            // SAFETY: the arena header of our pool is live.
+            let bits = unsafe { &(*arena).live[pool_index(arena, pool)] };
+            let marked: u32 = bits.iter().map(|w| w.count_ones()).sum();
+            if marked != p.count {
+                return Err(format!(
+                    "pool {pool:p}: {marked} blocks marked in use, count {}",
+                    p.count
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_arena_lists(&self) -> Result<(), String> {
+        let mut arena = self.usable_arenas;
+        let mut prev: *mut Arena = ptr::null_mut();
+        let mut n = 0;
+        while !arena.is_null() {
+            n += 1;
+            if n > self.arenas_current {
+                return Err("usable_arenas is cyclic".into());
+            }
+            // SAFETY: arenas on the usable list are live arenas of ours.
+            let a = unsafe { &*arena };
+            let nf = a.nfreepools as usize;
+            if a.state != ArenaState::InUse || nf == 0 || nf >= POOLS_PER_ARENA {
+                return Err(format!("usable arena {arena:p} has {nf} free pools"));
+            }
+            if a.prevarena != prev {
+                return Err(format!("usable arena {arena:p}: bad prev link"));
+            }
+            let next = a.nextarena;
+            // SAFETY: as above, for the next arena on the list.
+            let next_nf = (!next.is_null()).then(|| unsafe { (*next).nfreepools } as usize);
+            if next_nf.is_some_and(|next_nf| next_nf < nf) {
+                return Err("usable_arenas is not sorted by free pools".into());
+            }
+            let is_last_of_run = next_nf != Some(nf);
+            if is_last_of_run != (self.nfp2lasta[nf] == arena) {
+                return Err(format!("nfp2lasta[{nf}] is wrong"));
+            }
+            prev = arena;
+            arena = next;
+        }
+        for (nf, &last) in self.nfp2lasta.iter().enumerate() {
+            // SAFETY: a non-null entry must be a live usable arena; checked on the walk above
+            // for every arena on the list, so here we only read an arena we know.
+            if !last.is_null() && unsafe { (*last).nfreepools } as usize != nf {
+                return Err(format!(
+                    "nfp2lasta[{nf}] points at an arena with other counts"
+                ));
+            }
+        }
+        let hot_slot = usize::from(!self.hot_pool.is_null());
+        if self.ncached < hot_slot {
+            return Err("hot pool set but ncached is 0".into());
+        }
+        for (list, expected, state) in [
+            (self.cached, self.ncached - hot_slot, ArenaState::Cached),
+            (self.reserved, self.nreserved, ArenaState::Reserved),
+        ] {
+            let mut n = 0;
+            let mut a = list;
+            while !a.is_null() {
+                n += 1;
+                if n > expected {
+                    return Err(format!("{state:?} list is longer than its count"));
+                }
+                // SAFETY: arenas on these lists are live arenas of ours.
+                let arena = unsafe { &*a };
+                if arena.state != state {
+                    return Err(format!(
+                        "arena {a:p} on the {state:?} list is not {state:?}"
+                    ));
+                }
+                a = arena.nextarena;
+            }
+            if n != expected {
+                return Err(format!(
+                    "{state:?} list has {n} arenas, count says {expected}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_usedpools(&self, pools_in_use: usize) -> Result<(), String> {
+        let mut listed = 0;
+        for (class, &head) in self.usedpools.iter().enumerate() {
+            let mut prev: *mut Pool = ptr::null_mut();
+            let mut pool = head;
+            while !pool.is_null() {
+                listed += 1;
+                if listed > pools_in_use {
+                    return Err("usedpools lists more pools than are in use".into());
+                }
+                if !self.owns(pool.cast()) {
+                    return Err(format!("usedpools[{class}] holds foreign pool {pool:p}"));
+                }
+                // SAFETY: a pool of ours; counted in use on the arena walk if count > 0.
+                let p = unsafe { &*pool };
+                let empty_ok = pool == self.hot_pool;
+                if p.szidx as usize != class || (p.count == 0 && !empty_ok) || p.freeblock.is_null()
+                {
+                    return Err(format!(
+                        "usedpools[{class}] holds pool {pool:p} (class {}, count {}, free {:p})",
+                        p.szidx, p.count, p.freeblock
+                    ));
+                }
+                if p.prevpool != prev {
+                    return Err(format!("usedpools[{class}]: bad prev link at {pool:p}"));
+                }
+                prev = pool;
+                pool = p.nextpool;
+            }
+        }
+        // Every pool in use that is not full must be listed.
+        let mut partly_used = 0;
+        let mut arena = self.all_arenas;
+        while !arena.is_null() {
+            // SAFETY: arenas on `all_arenas` are live.
+            let a = unsafe { &*arena };
+            if a.state == ArenaState::InUse {
+                for i in 0..a.fresh_from as usize {
+                    // SAFETY: pools below `fresh_from` have been initialised.
+                    let pool = pool_at(arena, i);
+                    // SAFETY: as above.
+                    let p = unsafe { &*pool };
+                    let full = p.freeblock.is_null() && p.nextoffset > p.maxnextoffset;
+                    if (p.count > 0 || pool == self.hot_pool) && !full {
+                        partly_used += 1;
+                    }
+                }
+            }
+            arena = a.allnext;
+        }
+        if partly_used != listed {
+            return Err(format!(
+                "{partly_used} partly used pools, {listed} on usedpools"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Debug builds: sets or clears the in-use bit of the block at `bp`.
+///
+/// # Safety
+/// `bp` lies in a pool of one of our live arenas.
+#[cfg(debug_assertions)]
+unsafe fn mark_live(bp: *mut u8, live: bool) {
+    let arena = arena_of(bp);
+    let pool = pool_of(bp);
+    let granule = (bp as usize - pool as usize) / ALIGNMENT;
+    // SAFETY: the arena header is live (caller) and the indices are in range.
+    let word = unsafe { &mut (*arena).live[pool_index(arena, pool)][granule / 64] };
+    if live {
+        *word |= 1 << (granule % 64);
+    } else {
+        *word &= !(1 << (granule % 64));
+    }
+}
+
+/// Debug builds: whether the block at `bp` is marked in use.
+///
+/// # Safety
+/// `bp` lies in a pool of one of our live arenas.
+#[cfg(debug_assertions)]
+unsafe fn is_marked_live(bp: *mut u8) -> bool {
+    let arena = arena_of(bp);
+    let pool = pool_of(bp);
+    if ptr::eq(pool, arena.cast()) {
+        return false;
+    }
+    let granule = (bp as usize - pool as usize) / ALIGNMENT;
+    // SAFETY: the arena header is live (caller) and the indices are in range.
+    let word = unsafe { (*arena).live[pool_index(arena, pool)][granule / 64] };
+    word & (1 << (granule % 64)) != 0
+}
+
+/// A single-threaded pymalloc heap.
+///
+/// Blocks of 1..=512 bytes come from its pools; zero-size and larger requests go to the
+/// system allocator (`malloc`). It is neither `Send` nor `Sync`: one thread owns it and its
+/// paths take no locks and no atomics. Dropping it unmaps all of its arenas, so every block
+/// it handed out dies with it (large blocks stay owned by the caller).
+///
+/// Debug builds check every free: freeing a pointer the heap does not own, an interior
+/// pointer or a block twice panics with a clear message.
+pub struct Heap {
+    root: NonNull<HeapRoot>,
+    /// Debug builds: the large blocks handed out, to catch foreign and double frees.
+    #[cfg(debug_assertions)]
+    large: std::collections::HashSet<usize>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl std::fmt::Debug for Heap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Heap").field("root", &self.root).finish()
+    }
+}
+
+impl Default for Heap {
+    fn default() -> Self {
+        Heap::new()
+    }
+}
+
+impl Heap {
+    /// A new, empty heap with the default [`HeapConfig`]. Maps nothing until first use.
+    pub fn new() -> Heap {
+        Heap::with_config(HeapConfig::default())
+    }
+
+    /// A new, empty heap with the given arena-retention policy.
+    ///
+    /// # Panics
+    /// If the system allocator cannot provide the heap's few hundred bytes of state.
+    pub fn with_config(config: HeapConfig) -> Heap {
+        let root = NonNull::new(HeapRoot::create(config)).expect("out of memory creating a Heap");
+        Heap {
+            root,
+            #[cfg(debug_assertions)]
+            large: Default::default(),
+            _not_send: PhantomData,
+        }
+    }
+
+    #[inline(always)]
+    fn core(&mut self) -> &mut HeapCore {
+        // SAFETY: `Heap` is not `Send`, owns its root, and `&mut self` makes this the only
+        // reference to the core.
+        unsafe { self.root.as_ref().core_mut() }
+    }
+
+    #[inline(always)]
+    fn core_ref(&self) -> &HeapCore {
+        // SAFETY: as in `core`; `&self` rules out a concurrent `&mut` from this `Heap`.
+        unsafe { &*self.root.as_ref().core.get() }
+    }
+
+    /// Allocates `size` bytes aligned to 16. Returns null when out of memory.
+    #[inline]
+    pub fn alloc(&mut self, size: usize) -> *mut u8 {
+        if is_small_request(size) {
+            // SAFETY: a small request's class is below NB_SMALL_SIZE_CLASSES.
+            unsafe { self.core().alloc_small(size_class(size)) }
+        } else {
+            self.alloc_large(size)
+        }
+    }
+
+    #[cold]
+    fn alloc_large(&mut self, size: usize) -> *mut u8 {
+        // SAFETY: malloc accepts any size; a zero-size request becomes one byte, so every
+        // block is unique and freeable.
+        let p = unsafe { libc::malloc(size.max(1)) }.cast::<u8>();
+        #[cfg(debug_assertions)]
+        if !p.is_null() {
+            self.large.insert(p as usize);
+        }
+        p
+    }
+
+    /// Frees a block from [`Heap::alloc`] or [`Heap::realloc`]. Null is ignored.
+    ///
+    /// # Safety
+    /// `ptr` is null or a block of this heap not freed since (debug builds panic otherwise).
+    #[inline]
+    pub unsafe fn free(&mut self, ptr: *mut u8) {
+        if self.owns(ptr) {
+            // SAFETY: the caller guarantees a block in use of ours; it is a pool block.
+            unsafe { self.core().free_small(ptr) }
+        } else if !ptr.is_null() {
+            // SAFETY: not in our arenas, so (by the caller's guarantee) a large block.
+            unsafe { self.free_large(ptr) }
+        }
+    }
+
+    /// Frees a block whose requested size is known: skips the ownership lookup.
+    ///
+    /// # Safety
+    /// `ptr` is a block of this heap not freed since, allocated (or last reallocated) with
+    /// `size` bytes (debug builds check ownership and liveness).
+    #[inline]
+    pub unsafe fn free_sized(&mut self, ptr: *mut u8, size: usize) {
+        if is_small_request(size) {
+            // SAFETY: the caller guarantees a pool block in use of ours.
+            unsafe { self.core().free_small(ptr) }
+        } else {
+            // SAFETY: the caller guarantees a large block of ours.
+            unsafe { self.free_large(ptr) }
+        }
+    }
+
+    #[cold]
+    unsafe fn free_large(&mut self, ptr: *mut u8) {
+        #[cfg(debug_assertions)]
+        assert!(
+            self.large.remove(&(ptr as usize)),
+            "gc_core::alloc: free of {ptr:p}, which this heap does not own (or a double free)"
+        );
+        // SAFETY: the caller guarantees `ptr` came from `alloc_large` (malloc) and is live.
+        unsafe { libc::free(ptr.cast()) }
+    }
+
+    /// Resizes a block, moving it when its size class changes. Null `ptr` allocates.
+    /// Returns null (leaving the old block intact) when out of memory.
+    ///
+    /// # Safety
+    /// `ptr` is null or a block of this heap not freed since.
+    pub unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
+        if ptr.is_null() {
+            return self.alloc(new_size);
+        }
+        let old_size = if self.owns(ptr) {
+            // SAFETY: a block in use of ours (caller).
+            let old = unsafe { self.core_ref().block_size(ptr) };
+            if is_small_request(new_size) && class_size(size_class(new_size)) == old {
+                return ptr;
+            }
+            old
+        } else {
+            #[cfg(debug_assertions)]
+            assert!(
+                self.large.contains(&(ptr as usize)),
+                "gc_core::alloc: realloc of {ptr:p}, which this heap does not own"
+            );
+            if !is_small_request(new_size) {
+                // SAFETY: a live malloc block of ours (caller).
+                // A zero-size request stays a unique one-byte block (glibc's realloc(p, 0) frees).
+                let p = unsafe { libc::realloc(ptr.cast(), new_size.max(1)) }.cast::<u8>();
+                #[cfg(debug_assertions)]
+                if !p.is_null() {
+                    self.large.remove(&(ptr as usize));
+                    self.large.insert(p as usize);
+                }
+                return p;
+            }
+            // SAFETY: a live malloc block (caller).
+            unsafe { libc::malloc_usable_size(ptr.cast()) }
+        };
+        let new = self.alloc(new_size);
+        if !new.is_null() {
+            // SAFETY: both blocks are live and distinct; we copy what both can hold.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr, new, old_size.min(new_size));
+                self.free(ptr);
+            }
+        }
+        new
+    }
+
+    /// Whether `ptr` lies in one of this heap's arenas (never reads memory to decide).
+    #[inline]
+    pub fn owns(&self, ptr: *const u8) -> bool {
+        self.core_ref().owns(ptr)
+    }
+
+    /// Whether `ptr` is the start of a pool block in use (handed out and not freed).
+    /// Never reads memory the heap does not own; costs up to one pool's free-list walk.
+    pub fn is_allocated_block(&self, ptr: *const u8) -> bool {
+        self.core_ref().is_allocated_block(ptr)
+    }
+
+    /// Usable bytes of a block: its class size for pool blocks.
+    ///
+    /// # Safety
+    /// `ptr` is a block in use of this heap.
+    pub unsafe fn usable_size(&self, ptr: *const u8) -> usize {
+        if self.owns(ptr) {
+            // SAFETY: a block in use of ours (caller).
+            unsafe { self.core_ref().block_size(ptr) }
+        } else {
+            // SAFETY: a live malloc block (caller).
+            unsafe { libc::malloc_usable_size(ptr.cast_mut().cast()) }
+        }
+    }
+
+    /// Statistics of the pools and arenas ([`MallocStats`]'s `Display` prints them like
+    /// CPython's `sys._debugmallocstats()`).
+    pub fn stats(&mut self) -> MallocStats {
+        self.core().stats()
+    }
+
+    /// Checks every invariant of the heap's pools and arenas.
+    pub fn validate(&self) -> Result<(), String> {
+        self.core_ref().validate()
+    }
+
+    /// Unmaps the empty arenas kept for reuse, like `malloc_trim`.
+    pub fn release_free_memory(&mut self) {
+        self.core().release_free_memory();
+    }
+}
+
+impl Drop for Heap {
+    fn drop(&mut self) {
+        // SAFETY: `Heap` is not `Send`, so no other thread holds its blocks; the root is
+        // ours and not used after this.
+        unsafe { HeapRoot::destroy(self.root.as_ptr()) }
+    }
+}

@@ -1,0 +1,75 @@
+//! Arena memory from the operating system: 1 MiB mappings aligned to 1 MiB, so that the
+//! arena of any block is found by masking its address.
+
+use super::ARENA_SIZE;
+use std::ptr;
+
+/// Maps one arena: `ARENA_SIZE` bytes, aligned to `ARENA_SIZE`, zero-filled.
+/// Returns null when the system is out of address space or memory.
+pub(crate) fn map_arena() -> *mut u8 {
+    // Linux usually places a new mapping right below the previous one, so a plain
+    // 1 MiB request is often aligned already; only when it is not do we over-map and trim.
+    let p = map(ARENA_SIZE);
+    if p.is_null() {
+        return p;
+    }
+    if (p as usize).is_multiple_of(ARENA_SIZE) {
+        return p;
+    }
+    unmap(p, ARENA_SIZE);
+    let raw = map(2 * ARENA_SIZE);
+    if raw.is_null() {
+        return raw;
+    }
+    let start = raw as usize;
+    let aligned = (start + ARENA_SIZE - 1) & !(ARENA_SIZE - 1);
+    let head = aligned - start;
+    let tail = ARENA_SIZE - head;
+    if head > 0 {
+        unmap(raw, head);
+    }
+    if tail > 0 {
+        unmap((aligned + ARENA_SIZE) as *mut u8, tail);
+    }
+    aligned as *mut u8
+}
+
+/// Returns an arena mapping to the OS.
+pub(crate) fn unmap_arena(base: *mut u8) {
+    unmap(base, ARENA_SIZE);
+}
+
+/// Gives the pages of `[base, base + len)` back to the OS while keeping the mapping; they
+/// read as zero when touched again.
+pub(crate) fn decommit(base: *mut u8, len: usize) {
+    // SAFETY: callers pass a page-aligned range inside one of our own arena mappings that
+    // holds no live data; MADV_DONTNEED on such a range only drops its pages.
+    let rc = unsafe { libc::madvise(base.cast(), len, libc::MADV_DONTNEED) };
+    debug_assert_eq!(rc, 0, "madvise(MADV_DONTNEED) failed");
+}
+
+fn map(len: usize) -> *mut u8 {
+    // SAFETY: an anonymous private mapping with no address hint touches no existing memory.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        ptr::null_mut()
+    } else {
+        p.cast()
+    }
+}
+
+fn unmap(p: *mut u8, len: usize) {
+    // SAFETY: callers pass a range that lies inside a mapping made by `map` and that no
+    // live object uses any more.
+    let rc = unsafe { libc::munmap(p.cast(), len) };
+    debug_assert_eq!(rc, 0, "munmap failed");
+}

@@ -1,0 +1,441 @@
+//! The cycle collector: CPython's `gc_collect_main`, step by step, with its names.
+//!
+//! 1. merge the younger generations into the one collected (`young`);
+//! 2. `update_refs`: `gc_refs` = strong count, for each object of `young`;
+//! 3. `subtract_refs`: every edge inside `young` takes one off its target's `gc_refs`;
+//! 4. `move_unreachable`: objects with `gc_refs > 0`, and all they reach, stay; the rest
+//!    move to `unreachable`;
+//! 5. survivors move one generation up;
+//! 6. `handle_weakrefs`: weak references to the unreachable die; callbacks of those not
+//!    themselves unreachable run;
+//! 7. `finalize_garbage`: PEP 442 finalizers, once per object;
+//! 8. `handle_resurrected_objects`: steps 2-4 again on `unreachable`; what a finalizer
+//!    made reachable survives;
+//! 9. `delete_garbage`: the values of what is left are dropped (memory goes when the last
+//!    handle does), or saved in `garbage()` under `SAVEALL`.
+//!
+//! No step recurses or allocates in proportion to the heap: the lists are intrusive, and
+//! `gc_refs` lives in each object's `prev` link while the object is `COLLECTING`.
+//! While steps 2-4 walk the lists, frees are deferred so the walk never sees a list change.
+
+use crate::control::{CallbackInfo, DebugFlags, Phase};
+use crate::gc_heap::{GcHeap, NUM_GENERATIONS};
+use crate::list;
+use crate::object::{Header, Links, TraceMode, Tracer, flags};
+use std::ptr::{self, NonNull};
+use std::time::Instant;
+
+/// Collects the oldest generation whose count exceeds its threshold (CPython's
+/// `gc_collect_generations`), with the 25% rule for the oldest generation.
+pub(crate) fn collect_generations(heap: &GcHeap) -> usize {
+    for g in (0..NUM_GENERATIONS).rev() {
+        if heap.counts[g].get() > heap.thresholds[g].get() {
+            if g == NUM_GENERATIONS - 1
+                && heap.long_lived_pending.get() < heap.long_lived_total.get() / 4
+            {
+                continue;
+            }
+            return collect_main(heap, g);
+        }
+    }
+    0
+}
+
+/// Runs one collection of generations `0..=generation` with callbacks; returns the number
+/// of unreachable objects found. Returns 0 at once if a collection is running.
+pub(crate) fn collect_main(heap: &GcHeap, generation: usize) -> usize {
+    if heap.collecting.get() {
+        return 0;
+    }
+    heap.collecting.set(true);
+    heap.invoke_callbacks(
+        Phase::Start,
+        &CallbackInfo {
+            generation,
+            collected: 0,
+            uncollectable: 0,
+        },
+    );
+    let collected = gc_collect_main(heap, generation);
+    heap.invoke_callbacks(
+        Phase::Stop,
+        &CallbackInfo {
+            generation,
+            collected,
+            uncollectable: 0,
+        },
+    );
+    heap.collecting.set(false);
+    heap.raise_pending_panic();
+    collected
+}
+
+fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
+    let started = Instant::now();
+    let debug = heap.debug.get();
+    if debug.contains(DebugFlags::STATS) {
+        let sizes: Vec<usize> = (0..NUM_GENERATIONS)
+            .map(|g| list::len(heap.generation(g)))
+            .collect();
+        tracing::info!(target: "gc", "gc: collecting generation {generation}...");
+        tracing::info!(target: "gc", "gc: objects in each generation: {sizes:?}");
+    }
+
+    // Counters first, as CPython: collecting g zeroes 0..=g and counts one for g+1.
+    if generation + 1 < NUM_GENERATIONS {
+        let next = &heap.counts[generation + 1];
+        next.set(next.get() + 1);
+    }
+    for g in 0..=generation {
+        heap.counts[g].set(0);
+    }
+
+    let young = heap.generation(generation);
+    for g in 0..generation {
+        // SAFETY: generation lists are well formed.
+        unsafe { list::merge(heap.generation(g), young) };
+    }
+    let old = if generation + 1 < NUM_GENERATIONS {
+        heap.generation(generation + 1)
+    } else {
+        young
+    };
+
+    let unreachable = Links::unlinked();
+    list::init(&unreachable);
+    let (examined, poisoned) = deduce_unreachable(heap, young, &unreachable);
+    if poisoned {
+        // A `trace` panicked: what it would have shown is unknown, so everything survives.
+        restore_unreachable(&unreachable, young);
+    }
+
+    // Survivors move up a generation.
+    if !ptr::eq(young, old) {
+        if generation == NUM_GENERATIONS - 2 {
+            let pending = heap.long_lived_pending.get() + list::len(young);
+            heap.long_lived_pending.set(pending);
+        }
+        // SAFETY: both are well-formed lists.
+        unsafe { list::merge(young, old) };
+    } else {
+        heap.long_lived_pending.set(0);
+        heap.long_lived_total.set(list::len(young));
+    }
+
+    handle_weakrefs(heap, &unreachable);
+    finalize_garbage(heap, &unreachable);
+
+    let final_unreachable = Links::unlinked();
+    list::init(&final_unreachable);
+    handle_resurrected_objects(heap, &unreachable, &final_unreachable, old);
+
+    let collected = list::len(&final_unreachable);
+    if debug.contains(DebugFlags::COLLECTABLE) {
+        list::for_each(&final_unreachable, |h| {
+            // SAFETY: objects on the list are live.
+            let name = (unsafe { h.as_ref() }.vtable.type_name)();
+            tracing::info!(target: "gc", "gc: collectable <{name} {:#x}>", h.as_ptr() as usize);
+        });
+    }
+    delete_garbage(
+        heap,
+        &final_unreachable,
+        old,
+        debug.contains(DebugFlags::SAVEALL),
+    );
+
+    let stats = &heap.stats[generation];
+    let mut s = stats.get();
+    s.collections += 1;
+    s.collected += collected;
+    stats.set(s);
+
+    let elapsed = started.elapsed();
+    if debug.contains(DebugFlags::STATS) {
+        tracing::info!(
+            target: "gc",
+            "gc: done, {collected} unreachable, 0 uncollectable, {:.4}s elapsed",
+            elapsed.as_secs_f64()
+        );
+    }
+    tracing::debug!(
+        target: "gc",
+        generation,
+        examined,
+        collected,
+        uncollectable = 0,
+        duration_ns = elapsed.as_nanos() as u64,
+        "collection"
+    );
+    collected
+}
+
+/// Steps 2-4 on `young`: afterwards `young` holds the reachable objects (flags cleared,
+/// links restored) and `unreachable` the rest (still `COLLECTING | UNREACHABLE`).
+/// Returns how many objects were examined, and whether a `trace` panicked.
+fn deduce_unreachable(heap: &GcHeap, young: &Links, unreachable: &Links) -> (usize, bool) {
+    heap.defer_frees.set(true);
+    let examined = update_refs(young);
+    let mut poisoned = subtract_refs(heap, young);
+    poisoned |= move_unreachable(heap, young, unreachable);
+    heap.defer_frees.set(false);
+    heap.run_deferred_frees();
+    (examined, poisoned)
+}
+
+/// `gc_refs` = strong count for every object of `containers` (an object being freed counts
+/// as referenced: its release is queued and must find it intact).
+fn update_refs(containers: &Links) -> usize {
+    let mut n = 0;
+    list::for_each(containers, |h| {
+        // SAFETY: objects on the list are live.
+        let hdr = unsafe { h.as_ref() };
+        let refs = if hdr.has(flags::FREEING) {
+            1
+        } else {
+            hdr.refcount.get() as usize
+        };
+        // SAFETY: a tracked object has links.
+        unsafe { (*Header::links(h)).prev.set(refs) };
+        hdr.set(flags::COLLECTING);
+        n += 1;
+    });
+    n
+}
+
+/// Runs an object's `trace` with `tracer`; returns false if it panicked.
+fn trace_object(heap: &GcHeap, h: NonNull<Header>, tracer: &mut Tracer) -> bool {
+    // SAFETY: objects on a collection's lists are live and not DEAD (dead objects are
+    // untracked), so the value is initialised.
+    let (trace, value) = unsafe { (h.as_ref().vtable.trace, Header::value_ptr(h)) };
+    let _ = heap;
+    // SAFETY: as above.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+        trace(value, tracer)
+    }))
+    .is_ok()
+}
+
+/// Every edge from an object of `containers` to an object of `containers` takes one off
+/// the target's `gc_refs`; what remains counts references from outside.
+fn subtract_refs(heap: &GcHeap, containers: &Links) -> bool {
+    let mut poisoned = false;
+    let mut tracer = Tracer::new(TraceMode::SubtractRefs);
+    list::for_each(containers, |h| {
+        tracer.opaque = false;
+        if !trace_object(heap, h, &mut tracer) {
+            poisoned = true;
+        }
+        if tracer.opaque {
+            // Hidden edges: count the object as referenced from outside.
+            // SAFETY: a tracked object has links, holding `gc_refs` now.
+            let links = unsafe { &*Header::links(h) };
+            links.prev.set(links.prev.get() + 1);
+        }
+    });
+    poisoned
+}
+
+/// Called for each edge during `subtract_refs`.
+///
+/// # Safety
+/// `target` is a live object.
+pub(crate) unsafe fn visit_decref(target: NonNull<Header>) {
+    // SAFETY: guaranteed by the caller.
+    let hdr = unsafe { target.as_ref() };
+    if hdr.has(flags::COLLECTING) {
+        // SAFETY: a COLLECTING object is tracked and its `prev` holds `gc_refs`.
+        let links = unsafe { &*Header::links(target) };
+        // A trace that reports more edges than there are handles cannot take it below 0.
+        links.prev.set(links.prev.get().saturating_sub(1));
+    }
+}
+
+/// CPython's `move_unreachable`: walks `young` once; an object with `gc_refs > 0` is
+/// reachable and marks what it reaches reachable too (moving it back from `unreachable`
+/// to the end of `young` if needed); one with `gc_refs == 0` moves to `unreachable` for
+/// now. `young` is singly linked during the walk: `prev` links are restored behind it.
+fn move_unreachable(heap: &GcHeap, young: &Links, unreachable: &Links) -> bool {
+    let mut poisoned = false;
+    let mut tracer = Tracer::new(TraceMode::MarkReachable);
+    tracer.young = young;
+    let mut prev: *const Links = young;
+    // SAFETY: `young` is a list whose nodes are live; `prev` always points at the last
+    // node kept (or the sentinel), whose `next` is the next node to examine.
+    unsafe {
+        let mut node = young.next.get();
+        while !ptr::eq(node, young) {
+            let h = Header::from_links(node);
+            let hdr = h.as_ref();
+            if (*node).prev.get() > 0 {
+                tracer.opaque = false;
+                if !trace_object(heap, h, &mut tracer) {
+                    poisoned = true;
+                }
+                (*node).prev.set(prev as usize);
+                hdr.clear(flags::COLLECTING);
+                prev = node;
+            } else {
+                (*prev).next.set((*node).next.get());
+                let last = unreachable.prev_node();
+                (*last).next.set(node);
+                (*node).prev.set(last as usize);
+                (*node).next.set(unreachable);
+                unreachable.prev.set(node as usize);
+                hdr.set(flags::UNREACHABLE);
+            }
+            node = (*prev).next.get();
+        }
+        young.prev.set(prev as usize);
+    }
+    poisoned
+}
+
+/// Called for each edge of a reachable object during `move_unreachable`.
+///
+/// # Safety
+/// `target` is a live object; `young` is the list `move_unreachable` is walking.
+pub(crate) unsafe fn visit_reachable(target: NonNull<Header>, young: *const Links) {
+    // SAFETY: guaranteed by the caller.
+    let hdr = unsafe { target.as_ref() };
+    if !hdr.has(flags::COLLECTING) {
+        return;
+    }
+    // SAFETY: a COLLECTING object is tracked; the lists involved are as the walk keeps
+    // them (the unreachable list doubly linked, `young.prev` its current tail).
+    unsafe {
+        let links = Header::links(target);
+        if hdr.has(flags::UNREACHABLE) {
+            // Moved to `unreachable` earlier, reachable after all: back to the end of
+            // `young`, where the walk will reach it again.
+            let prev = (*links).prev_node();
+            let next = (*links).next.get();
+            (*prev).next.set(next);
+            (*next).prev.set(prev as usize);
+            hdr.clear(flags::UNREACHABLE);
+            let last = (*young).prev_node();
+            (*last).next.set(links);
+            (*links).next.set(young);
+            (*young).prev.set(links as usize);
+            (*links).prev.set(1);
+        } else if (*links).prev.get() == 0 {
+            // Not yet examined: it will be kept when the walk reaches it.
+            (*links).prev.set(1);
+        }
+    }
+}
+
+/// After a poisoned deduction: everything on `unreachable` goes back to `young`.
+fn restore_unreachable(unreachable: &Links, young: &Links) {
+    list::for_each(unreachable, |h| {
+        // SAFETY: objects on the list are live.
+        unsafe { h.as_ref() }.clear(flags::COLLECTING | flags::UNREACHABLE);
+    });
+    // SAFETY: both lists are well formed (move_unreachable keeps `unreachable` doubly
+    // linked and restores `young`).
+    unsafe { list::merge(unreachable, young) };
+}
+
+/// Step 6: weak references to unreachable objects die before any finalizer runs;
+/// callbacks run for the weak references that are not garbage themselves.
+fn handle_weakrefs(heap: &GcHeap, unreachable: &Links) {
+    let mut callbacks = Vec::new();
+    list::for_each(unreachable, |h| {
+        // SAFETY: objects on the list are live.
+        if unsafe { h.as_ref() }.has(flags::HAS_WEAK) {
+            crate::weak::detach_weakrefs(heap, h, &mut callbacks);
+        }
+    });
+    for cell in callbacks {
+        crate::weak::run_callback(heap, cell);
+    }
+    list::for_each(unreachable, |h| {
+        // SAFETY: objects on the list are live.
+        unsafe { h.as_ref() }.clear(flags::COLLECTING);
+    });
+}
+
+/// Step 7: every unreachable object with a finalizer not yet run gets it run, once, while
+/// all of the garbage is intact. The list may change under finalizers (objects freed by
+/// refcounting leave it), so each object moves to `seen` before its finalizer runs.
+fn finalize_garbage(heap: &GcHeap, collectable: &Links) {
+    let seen = Links::unlinked();
+    list::init(&seen);
+    while !list::is_empty(collectable) {
+        let node = collectable.next.get();
+        let h = Header::from_links(node);
+        // SAFETY: `node` is on a well-formed list; `h` is live.
+        unsafe {
+            list::remove(node);
+            list::append(node, &seen);
+        }
+        // SAFETY: `h` is live.
+        let hdr = unsafe { h.as_ref() };
+        if let Some(finalize) = hdr.vtable.finalize
+            && !hdr.has(flags::FINALIZED)
+        {
+            hdr.set(flags::FINALIZED);
+            heap.incref(h);
+            let value = Header::value_ptr(h);
+            // SAFETY: an unreachable object is live and not DEAD.
+            heap.call_user(|| unsafe { finalize(value) });
+            heap.decref(h);
+        }
+    }
+    // SAFETY: both are well-formed lists.
+    unsafe { list::merge(&seen, collectable) };
+}
+
+/// Step 8: recompute reachability inside `unreachable`; objects a finalizer made
+/// reachable again (and what they reach) survive into `old`.
+fn handle_resurrected_objects(
+    heap: &GcHeap,
+    unreachable: &Links,
+    still_unreachable: &Links,
+    old: &Links,
+) {
+    list::for_each(unreachable, |h| {
+        // SAFETY: objects on the list are live.
+        unsafe { h.as_ref() }.clear(flags::UNREACHABLE);
+    });
+    let (_, poisoned) = deduce_unreachable(heap, unreachable, still_unreachable);
+    if poisoned {
+        restore_unreachable(still_unreachable, unreachable);
+    }
+    list::for_each(still_unreachable, |h| {
+        // SAFETY: objects on the list are live.
+        unsafe { h.as_ref() }.clear(flags::COLLECTING | flags::UNREACHABLE);
+    });
+    // SAFETY: both are well-formed lists.
+    unsafe { list::merge(unreachable, old) };
+}
+
+/// Step 9: drop the values of the garbage (or save it under `SAVEALL`). Each object is
+/// held by a temporary handle while its value drops, so its memory outlives the drop;
+/// objects the drops free by refcounting leave the list and are freed by the free loop.
+fn delete_garbage(heap: &GcHeap, collectable: &Links, old: &Links, save_all: bool) {
+    if save_all {
+        list::for_each(collectable, |h| {
+            heap.incref(h);
+            heap.garbage.borrow_mut().push(h);
+        });
+        // SAFETY: both are well-formed lists.
+        unsafe { list::merge(collectable, old) };
+        return;
+    }
+    let was_freeing = heap.freeing.replace(true);
+    while !list::is_empty(collectable) {
+        let h = Header::from_links(collectable.next.get());
+        heap.incref(h);
+        heap.kill(h);
+        // SAFETY: `h` is live: we hold a reference.
+        let hdr = unsafe { h.as_ref() };
+        let rc = hdr.refcount.get() - 1;
+        hdr.refcount.set(rc);
+        if rc == 0 {
+            heap.release(h);
+        }
+        heap.drain_free_queue();
+    }
+    heap.freeing.set(was_freeing);
+}

@@ -1,0 +1,433 @@
+//! The current thread's object heap: the allocator its objects live in, the generation
+//! lists, counts and thresholds, and the refcount-driven free path.
+//!
+//! Everything here is per thread (`Gc` is neither `Send` nor `Sync`). The state uses
+//! interior mutability only: user code (finalizers, `Drop`, callbacks) runs in the middle
+//! of most operations and may call back into the heap, so no `&mut` to it is ever held
+//! across a call out.
+
+use crate::alloc::Heap;
+use crate::control::{CallbackId, CallbackInfo, DebugFlags, GenerationStats, Phase};
+use crate::list;
+use crate::object::{Header, Links, VTable, flags};
+use std::alloc::Layout;
+use std::any::Any;
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::collections::{HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::ptr::{self, NonNull};
+use std::rc::Rc;
+
+pub(crate) const NUM_GENERATIONS: usize = 3;
+
+/// A collection callback, shared so a snapshot can be called while the list changes.
+pub(crate) type Callback = Rc<dyn Fn(Phase, &CallbackInfo)>;
+
+/// One thread's heap.
+pub(crate) struct GcHeap {
+    /// Where objects live. Borrowed mutably only inside `alloc_block`/`free_block`, which
+    /// call no user code.
+    allocator: UnsafeCell<Heap>,
+    /// Objects allocated outside the pools (large or over-aligned), for `object_at`.
+    pub(crate) large_objects: RefCell<HashSet<usize>>,
+    pub(crate) generations: [Links; NUM_GENERATIONS],
+    pub(crate) permanent: Links,
+    pub(crate) counts: [Cell<usize>; NUM_GENERATIONS],
+    pub(crate) thresholds: [Cell<usize>; NUM_GENERATIONS],
+    pub(crate) enabled: Cell<bool>,
+    /// A collection is running: another one returns 0 at once.
+    pub(crate) collecting: Cell<bool>,
+    pub(crate) debug: Cell<DebugFlags>,
+    pub(crate) stats: [Cell<GenerationStats>; NUM_GENERATIONS],
+    pub(crate) long_lived_total: Cell<usize>,
+    pub(crate) long_lived_pending: Cell<usize>,
+    pub(crate) callbacks: RefCell<Vec<(CallbackId, Callback)>>,
+    pub(crate) next_callback_id: Cell<u64>,
+    /// `DebugFlags::SAVEALL` garbage, as strong handles.
+    pub(crate) garbage: RefCell<Vec<NonNull<Header>>>,
+    /// Objects whose count reached zero while another free or a graph phase was running.
+    free_queue: RefCell<Vec<NonNull<Header>>>,
+    /// The free loop is running (frees queue up instead of recursing).
+    pub(crate) freeing: Cell<bool>,
+    /// A collection is walking the lists: frees wait until it is done.
+    pub(crate) defer_frees: Cell<bool>,
+    /// For each object with weak references, its weak cells, oldest first.
+    pub(crate) weak_table: RefCell<HashMap<usize, Vec<NonNull<Header>>>>,
+    /// The first panic caught in user code, re-raised once the heap is consistent.
+    panic: RefCell<Option<Box<dyn Any + Send>>>,
+}
+
+/// The state of the thread-local heap pointer once the thread's heap was torn down.
+const EXITED: *const GcHeap = ptr::dangling();
+
+thread_local! {
+    /// No destructor, so it stays readable during every other thread-local destructor.
+    static HEAP: Cell<*const GcHeap> = const { Cell::new(ptr::null()) };
+    /// Tears the heap down at thread exit.
+    static HEAP_GUARD: HeapGuard = const { HeapGuard };
+}
+
+struct HeapGuard;
+
+impl Drop for HeapGuard {
+    fn drop(&mut self) {
+        let heap = HEAP.with(Cell::get);
+        if heap.is_null() || heap == EXITED {
+            return;
+        }
+        // SAFETY: the pointer came from `Box::into_raw` in `heap()` and is still owned by
+        // this thread.
+        let h = unsafe { &*heap };
+        // A last full collection runs the finalizers of the thread's garbage.
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            h.clear_garbage();
+            crate::collect::collect_main(h, NUM_GENERATIONS - 1);
+        }));
+        // Anything still referenced (say, from another thread-local not yet destroyed)
+        // keeps the heap: it is leaked, never freed under a live handle.
+        // SAFETY: no user code runs during `stats`, so this exclusive borrow is unique.
+        let blocks_left = unsafe { (*h.allocator.get()).stats() }.blocks_in_use();
+        if blocks_left == 0 && h.large_objects.borrow().is_empty() {
+            HEAP.with(|c| c.set(EXITED));
+            // SAFETY: no object is left, so nothing refers to the heap any more.
+            drop(unsafe { Box::from_raw(heap.cast_mut()) });
+        }
+    }
+}
+
+/// The current thread's heap, created on first use.
+#[inline]
+pub(crate) fn heap() -> &'static GcHeap {
+    let p = HEAP.with(Cell::get);
+    if !p.is_null() && p != EXITED {
+        // SAFETY: a live heap of this thread; it is only freed by the thread-exit guard
+        // once no object (and so no caller) uses it.
+        return unsafe { &*p };
+    }
+    new_heap()
+}
+
+#[cold]
+fn new_heap() -> &'static GcHeap {
+    let exited = HEAP.with(Cell::get) == EXITED;
+    let heap: &'static GcHeap = Box::leak(Box::new(GcHeap::new()));
+    heap.init_lists();
+    HEAP.with(|c| c.set(heap));
+    if !exited {
+        // Registers the guard's destructor; during thread teardown this may fail, and the
+        // heap is then simply leaked.
+        let _ = HEAP_GUARD.try_with(|_| ());
+    }
+    heap
+}
+
+/// The current thread's heap if it has one that can still free objects.
+#[inline]
+pub(crate) fn heap_if_alive() -> Option<&'static GcHeap> {
+    let p = HEAP.try_with(Cell::get).ok()?;
+    if p.is_null() || p == EXITED {
+        None
+    } else {
+        // SAFETY: as in `heap()`.
+        Some(unsafe { &*p })
+    }
+}
+
+impl GcHeap {
+    fn new() -> GcHeap {
+        GcHeap {
+            allocator: UnsafeCell::new(Heap::new()),
+            large_objects: RefCell::default(),
+            generations: [Links::unlinked(), Links::unlinked(), Links::unlinked()],
+            permanent: Links::unlinked(),
+            counts: Default::default(),
+            thresholds: [Cell::new(700), Cell::new(10), Cell::new(10)],
+            enabled: Cell::new(true),
+            collecting: Cell::new(false),
+            debug: Cell::new(DebugFlags::empty()),
+            stats: Default::default(),
+            long_lived_total: Cell::new(0),
+            long_lived_pending: Cell::new(0),
+            callbacks: RefCell::default(),
+            next_callback_id: Cell::new(0),
+            garbage: RefCell::default(),
+            free_queue: RefCell::default(),
+            freeing: Cell::new(false),
+            defer_frees: Cell::new(false),
+            weak_table: RefCell::default(),
+            panic: RefCell::new(None),
+        }
+    }
+
+    /// Sentinels point at themselves, so this runs once the heap is at its final address.
+    fn init_lists(&self) {
+        for g in &self.generations {
+            list::init(g);
+        }
+        list::init(&self.permanent);
+    }
+
+    #[inline]
+    pub(crate) fn generation(&self, g: usize) -> &Links {
+        &self.generations[g]
+    }
+
+    /// Allocates an object of type `vt` with a strong count of 1 and an uninitialised
+    /// value. Tracked objects count toward generation 0 first and may trigger a collection
+    /// (CPython's order: the collection runs before the new object exists).
+    pub(crate) fn alloc_object(&self, vt: &'static VTable) -> Option<NonNull<Header>> {
+        if vt.tracked {
+            let c0 = self.counts[0].get() + 1;
+            self.counts[0].set(c0);
+            if c0 > self.thresholds[0].get()
+                && self.enabled.get()
+                && self.thresholds[0].get() != 0
+                && !self.collecting.get()
+            {
+                crate::collect::collect_generations(self);
+            }
+        }
+        let (block, large) = self.alloc_block(vt)?;
+        let header = block.cast::<Header>();
+        let initial_flags = if large { flags::LARGE } else { 0 };
+        // SAFETY: `block` is a fresh allocation of `vt.size >= HEADER_SIZE` bytes, aligned
+        // to at least 16.
+        unsafe {
+            header.as_ptr().write(Header {
+                refcount: Cell::new(1),
+                flags: Cell::new(initial_flags),
+                vtable: vt,
+            });
+        }
+        if vt.tracked {
+            self.track(header, &self.generations[0]);
+        }
+        Some(header)
+    }
+
+    fn alloc_block(&self, vt: &VTable) -> Option<(NonNull<u8>, bool)> {
+        if vt.size <= crate::alloc::SMALL_REQUEST_THRESHOLD && vt.align <= 16 {
+            // SAFETY: the allocator calls no user code, so this borrow is unique.
+            let p = unsafe { (*self.allocator.get()).alloc(vt.size) };
+            NonNull::new(p).map(|p| (p, false))
+        } else {
+            let layout = Layout::from_size_align(vt.size, vt.align).ok()?;
+            // SAFETY: the layout has non-zero size (it includes the header).
+            let p = NonNull::new(unsafe { std::alloc::alloc(layout) })?;
+            self.large_objects.borrow_mut().insert(p.as_ptr() as usize);
+            Some((p, true))
+        }
+    }
+
+    /// Returns the memory of a freed object.
+    ///
+    /// # Safety
+    /// `h` is an object of this heap with no handle left, off every list; not used again.
+    unsafe fn free_block(&self, h: NonNull<Header>) {
+        // SAFETY: the header is still readable (caller).
+        let (vt, large) = unsafe { (h.as_ref().vtable, h.as_ref().has(flags::LARGE)) };
+        if large {
+            self.large_objects
+                .borrow_mut()
+                .remove(&(h.as_ptr() as usize));
+            let layout = Layout::from_size_align(vt.size, vt.align).expect("valid layout");
+            // SAFETY: allocated in `alloc_block` with this layout.
+            unsafe { std::alloc::dealloc(h.as_ptr().cast(), layout) };
+        } else {
+            // SAFETY: a pool block of our allocator, allocated with `vt.size` bytes; the
+            // allocator calls no user code, so the borrow is unique.
+            unsafe { (*self.allocator.get()).free_sized(h.as_ptr().cast(), vt.size) };
+        }
+    }
+
+    /// Links a tracked object onto `list`.
+    pub(crate) fn track(&self, h: NonNull<Header>, list: &Links) {
+        // SAFETY: `h` is a live tracked object on no list.
+        unsafe {
+            list::append(Header::links(h), list);
+            h.as_ref().set(flags::TRACKED);
+        }
+    }
+
+    /// Takes a tracked object off its list; a freed tracked object counts down generation 0.
+    pub(crate) fn untrack(&self, h: NonNull<Header>) {
+        // SAFETY: `h` is a live object; if TRACKED it is on a well-formed list.
+        unsafe {
+            if h.as_ref().has(flags::TRACKED) {
+                list::remove(Header::links(h));
+                h.as_ref().clear(flags::TRACKED);
+                let c0 = self.counts[0].get();
+                if c0 > 0 {
+                    self.counts[0].set(c0 - 1);
+                }
+            }
+        }
+    }
+
+    /// The strong count of `h` reached zero: free it (after its finalizer, which may
+    /// resurrect it), or queue it when a free or a collection's graph phase is running.
+    /// Never recurses: a chain of any length is freed by the loop here.
+    pub(crate) fn release(&self, h: NonNull<Header>) {
+        // SAFETY: `h` is a live object whose count just reached zero.
+        unsafe { h.as_ref().set(flags::FREEING) };
+        if self.freeing.get() || self.defer_frees.get() {
+            self.free_queue.borrow_mut().push(h);
+            return;
+        }
+        self.freeing.set(true);
+        // SAFETY: as above.
+        unsafe { self.free_object(h) };
+        self.drain_free_queue();
+        self.freeing.set(false);
+        if !self.collecting.get() {
+            self.raise_pending_panic();
+        }
+    }
+
+    /// Frees every queued object (the caller holds `freeing` or just ended a graph phase).
+    pub(crate) fn drain_free_queue(&self) {
+        loop {
+            let next = self.free_queue.borrow_mut().pop();
+            match next {
+                // SAFETY: queued objects have a zero count and are not yet freed.
+                Some(h) => unsafe { self.free_object(h) },
+                None => break,
+            }
+        }
+    }
+
+    /// Runs a release that was queued while a graph phase deferred frees.
+    pub(crate) fn run_deferred_frees(&self) {
+        if self.free_queue.borrow().is_empty() {
+            return;
+        }
+        let was_freeing = self.freeing.replace(true);
+        self.drain_free_queue();
+        self.freeing.set(was_freeing);
+    }
+
+    /// # Safety
+    /// `h` is a live object with a zero count, marked FREEING, not freed before.
+    unsafe fn free_object(&self, h: NonNull<Header>) {
+        // SAFETY: live until `free_block` below.
+        let hdr = unsafe { h.as_ref() };
+        if !hdr.has(flags::DEAD) {
+            if let Some(finalize) = hdr.vtable.finalize
+                && !hdr.has(flags::FINALIZED)
+            {
+                // PEP 442: the finalizer sees the object alive (weak references
+                // upgrade), and may resurrect it.
+                hdr.set(flags::FINALIZED);
+                hdr.clear(flags::FREEING);
+                hdr.refcount.set(1);
+                let value = Header::value_ptr(h);
+                // SAFETY: the value is live and initialised.
+                self.call_user(|| unsafe { finalize(value) });
+                let rc = hdr.refcount.get() - 1;
+                hdr.refcount.set(rc);
+                if rc > 0 {
+                    return;
+                }
+                hdr.set(flags::FREEING);
+            }
+            self.kill(h);
+        } else {
+            self.untrack(h);
+        }
+        // SAFETY: no handle is left and the object is off every list.
+        unsafe { self.free_block(h) };
+    }
+
+    /// Ends the value of `h`: its weak references die (their callbacks run), it leaves the
+    /// generation lists, and its value is dropped in place. The memory stays until the
+    /// last handle goes; handles then see the object dead.
+    pub(crate) fn kill(&self, h: NonNull<Header>) {
+        // SAFETY: `h` is live; its value is initialised until DEAD is set.
+        let hdr = unsafe { h.as_ref() };
+        if hdr.has(flags::HAS_WEAK) {
+            crate::weak::clear_weakrefs(self, h);
+        }
+        self.untrack(h);
+        hdr.set(flags::DEAD);
+        let value = Header::value_ptr(h);
+        let drop_value = hdr.vtable.drop_value;
+        // SAFETY: DEAD is set first, so nothing reads or drops the value again.
+        self.call_user(|| unsafe { drop_value(value) });
+    }
+
+    /// Runs user code; a panic is caught and kept (the first one) to be re-raised once the
+    /// heap is consistent again.
+    pub(crate) fn call_user(&self, f: impl FnOnce()) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            let mut slot = self.panic.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(payload);
+            }
+        }
+    }
+
+    /// Re-raises the first panic caught in user code, unless the thread is already
+    /// unwinding (a second panic would abort).
+    pub(crate) fn raise_pending_panic(&self) {
+        let payload = self.panic.borrow_mut().take();
+        if let Some(payload) = payload
+            && !std::thread::panicking()
+        {
+            resume_unwind(payload);
+        }
+    }
+
+    /// Adds a strong reference held by the heap itself.
+    pub(crate) fn incref(&self, h: NonNull<Header>) {
+        // SAFETY: `h` is live.
+        let hdr = unsafe { h.as_ref() };
+        hdr.refcount.set(hdr.refcount.get() + 1);
+    }
+
+    /// Drops a strong reference held by the heap itself.
+    pub(crate) fn decref(&self, h: NonNull<Header>) {
+        // SAFETY: `h` is live and the heap holds one of its references.
+        let hdr = unsafe { h.as_ref() };
+        let rc = hdr.refcount.get() - 1;
+        hdr.refcount.set(rc);
+        if rc == 0 {
+            self.release(h);
+        }
+    }
+
+    /// Statistics of the object allocator.
+    pub(crate) fn malloc_stats(&self) -> crate::alloc::MallocStats {
+        // SAFETY: `stats` calls no user code, so the borrow is unique.
+        unsafe { (*self.allocator.get()).stats() }
+    }
+
+    /// Whether `addr` is the start of a block in use of the object allocator.
+    pub(crate) fn is_live_block(&self, addr: usize) -> bool {
+        // SAFETY: the query calls no user code and reads only memory the allocator owns.
+        unsafe { (*self.allocator.get()).is_allocated_block(addr as *const u8) }
+    }
+
+    /// Empties `garbage()`, dropping the heap's handles.
+    pub(crate) fn clear_garbage(&self) {
+        let saved = std::mem::take(&mut *self.garbage.borrow_mut());
+        for h in saved {
+            self.decref(h);
+        }
+    }
+
+    /// Calls every collection callback, in registration order, on a snapshot of the list.
+    pub(crate) fn invoke_callbacks(&self, phase: Phase, info: &CallbackInfo) {
+        if self.callbacks.borrow().is_empty() {
+            return;
+        }
+        let snapshot: Vec<Callback> = self
+            .callbacks
+            .borrow()
+            .iter()
+            .map(|(_, cb)| cb.clone())
+            .collect();
+        for cb in snapshot {
+            self.call_user(|| cb(phase, info));
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Objects: the header every object starts with, the per-type vtable, the `Trace` and
+//! `Finalize` traits, and the tracer the collector hands to `Trace::trace`.
+//!
+//! Layout of one object (one allocation, 16-aligned):
+//!
+//! ```text
+//! untracked:  [Header 16 B][value]
+//! tracked:    [Header 16 B][Links 16 B][value]
+//! ```
+//!
+//! The header holds the strong count, flag bits and a pointer to the type's [`VTable`].
+//! Tracked objects (types whose `Trace` may reach a `Gc`) also carry the links of the
+//! intrusive generation lists; during a collection `Links::prev` holds `gc_refs`, as
+//! CPython's `_gc_prev` does.
+
+use std::any::TypeId;
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
+
+/// Flag bits of [`Header::flags`].
+pub(crate) mod flags {
+    /// On a generation list (or the permanent generation, or a collection's work list).
+    pub const TRACKED: u32 = 1 << 0;
+    /// The finalizer ran (or started and panicked): it never runs again.
+    pub const FINALIZED: u32 = 1 << 1;
+    /// The value was dropped; only the memory remains until the last handle goes.
+    pub const DEAD: u32 = 1 << 2;
+    /// Weak references to the object exist (listed in the heap's weak table).
+    pub const HAS_WEAK: u32 = 1 << 3;
+    /// The strong count reached zero and the object is being (or queued to be) freed.
+    pub const FREEING: u32 = 1 << 4;
+    /// In the set a collection is examining; `Links::prev` holds `gc_refs`.
+    pub const COLLECTING: u32 = 1 << 5;
+    /// Tentatively unreachable in the current collection.
+    pub const UNREACHABLE: u32 = 1 << 6;
+    /// Allocated outside the pools (large or over-aligned).
+    pub const LARGE: u32 = 1 << 7;
+}
+
+/// The part of every object the collector and the handles share.
+#[repr(C)]
+pub struct Header {
+    /// Strong handles (`Gc`, `GcAny`, and the collector's temporary ones).
+    pub(crate) refcount: Cell<u32>,
+    pub(crate) flags: Cell<u32>,
+    pub(crate) vtable: &'static VTable,
+}
+
+/// Links of the intrusive, circular, doubly linked generation lists.
+#[repr(C)]
+pub(crate) struct Links {
+    pub(crate) next: Cell<*const Links>,
+    /// The previous node, or `gc_refs` while the object is `COLLECTING`.
+    pub(crate) prev: Cell<usize>,
+}
+
+pub(crate) const HEADER_SIZE: usize = size_of::<Header>();
+pub(crate) const LINKS_SIZE: usize = size_of::<Links>();
+const _: () = assert!(HEADER_SIZE == 16 && LINKS_SIZE == 16);
+
+/// What the collector knows about a type, built once per type as a constant.
+pub struct VTable {
+    pub(crate) type_name: fn() -> &'static str,
+    pub(crate) type_id: fn() -> TypeId,
+    /// Calls `Trace::trace` on the value at the given address.
+    pub(crate) trace: unsafe fn(*const u8, &mut Tracer),
+    /// Drops the value at the given address in place.
+    pub(crate) drop_value: unsafe fn(*mut u8),
+    /// Calls `Finalize::finalize`, for types that have a finalizer.
+    pub(crate) finalize: Option<unsafe fn(*const u8)>,
+    /// Whether objects of the type are on the generation lists.
+    pub(crate) tracked: bool,
+    /// Offset of the value from the header.
+    pub(crate) value_offset: usize,
+    /// Bytes of the whole allocation.
+    pub(crate) size: usize,
+    /// Alignment of the whole allocation.
+    pub(crate) align: usize,
+}
+
+impl std::fmt::Debug for VTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VTable")
+            .field("type", &(self.type_name)())
+            .field("tracked", &self.tracked)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+/// The vtable of `T`, as a promoted constant.
+pub(crate) struct VTableOf<T>(std::marker::PhantomData<T>);
+
+impl<T: Trace + Finalize + 'static> VTableOf<T> {
+    const TRACKED: bool = T::MAY_CONTAIN_GC;
+    const VALUE_OFFSET: usize = {
+        let fixed = if Self::TRACKED {
+            HEADER_SIZE + LINKS_SIZE
+        } else {
+            HEADER_SIZE
+        };
+        let align = align_of::<T>();
+        fixed.div_ceil(align) * align
+    };
+    const ALIGN: usize = if align_of::<T>() > 16 {
+        align_of::<T>()
+    } else {
+        16
+    };
+    pub(crate) const VTABLE: &'static VTable = &VTable {
+        type_name: std::any::type_name::<T>,
+        type_id: TypeId::of::<T>,
+        trace: trace_erased::<T>,
+        drop_value: drop_erased::<T>,
+        finalize: if T::HAS_FINALIZER {
+            Some(finalize_erased::<T>)
+        } else {
+            None
+        },
+        tracked: Self::TRACKED,
+        value_offset: Self::VALUE_OFFSET,
+        size: Self::VALUE_OFFSET + size_of::<T>(),
+        align: Self::ALIGN,
+    };
+}
+
+/// # Safety
+/// `value` points at a live, initialised `T`.
+unsafe fn trace_erased<T: Trace>(value: *const u8, tracer: &mut Tracer) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { (*value.cast::<T>()).trace(tracer) }
+}
+
+/// # Safety
+/// `value` points at a live, initialised `T` that is never used again.
+unsafe fn drop_erased<T>(value: *mut u8) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { ptr::drop_in_place(value.cast::<T>()) }
+}
+
+/// # Safety
+/// `value` points at a live, initialised `T`.
+unsafe fn finalize_erased<T: Finalize>(value: *const u8) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { (*value.cast::<T>()).finalize() }
+}
+
+/// Reports the `Gc` handles a value holds, so the cycle collector can see the object graph.
+///
+/// `#[derive(Trace)]` writes it: it calls `trace` on every field. A hand-written impl must
+/// call `trace` on every field that can hold a `Gc` (directly or inside containers), once.
+///
+/// What a wrong impl does:
+/// - **Too few edges** (a `Gc` not reported): whatever that handle points at counts as
+///   referenced from outside the heap, so a cycle through it is never collected. A leak,
+///   never undefined behaviour.
+/// - **Too many edges** (a handle reported twice, or a handle the value does not own):
+///   the collector may take a still-referenced object for garbage and drop its value.
+///   Its memory stays valid while any handle exists, and every handle then sees the object
+///   dead (`Gc::try_deref` gives `None`, `Deref` panics). A reference `&T` obtained before
+///   that collection and still held across it would see a dropped value; so never report
+///   a handle the value does not own.
+/// - **A panic** in `trace`: the collection that called it treats everything it examined
+///   as reachable, finishes, and then the panic propagates.
+///
+/// `MAY_CONTAIN_GC = false` declares that no value of the type ever holds a `Gc`: its
+/// objects are not tracked (pure refcounting, like CPython's atomic objects).
+pub trait Trace {
+    /// Whether a value of this type can hold a `Gc` (false: its objects are untracked).
+    const MAY_CONTAIN_GC: bool = true;
+
+    /// Calls `trace` on every field that may hold a `Gc`.
+    fn trace(&self, tracer: &mut Tracer);
+}
+
+/// A finalizer (Python's `__del__`, PEP 442 semantics): runs at most once per object,
+/// before the object's value is dropped, while everything it references is intact.
+/// A finalizer may resurrect its object (store a handle to it somewhere reachable);
+/// the object then survives and is later freed without a second finalizer call.
+pub trait Finalize {
+    /// Whether `finalize` does anything (false: the collector never calls it).
+    const HAS_FINALIZER: bool = true;
+
+    /// Called once, before the value is dropped.
+    fn finalize(&self) {}
+}
+
+/// What a tracer does with each edge.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum TraceMode {
+    /// `subtract_refs`: decrement `gc_refs` of targets in the collected set.
+    SubtractRefs,
+    /// `move_unreachable`: targets still tentatively unreachable become reachable.
+    MarkReachable,
+    /// Introspection: record every target.
+    Collect,
+}
+
+/// The visitor handed to [`Trace::trace`]. Users only pass it on to their fields.
+pub struct Tracer {
+    pub(crate) mode: TraceMode,
+    /// `MarkReachable`: the list that reachable objects are appended to.
+    pub(crate) young: *const Links,
+    /// `Collect`: where targets go.
+    pub(crate) found: Vec<NonNull<Header>>,
+    /// Set when a value could not show its edges (e.g. a `RefCell` mutably borrowed).
+    pub(crate) opaque: bool,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer").field("mode", &self.mode).finish()
+    }
+}
+
+impl Tracer {
+    pub(crate) fn new(mode: TraceMode) -> Tracer {
+        Tracer {
+            mode,
+            young: ptr::null(),
+            found: Vec::new(),
+            opaque: false,
+        }
+    }
+
+    /// Says that the value being traced holds edges it cannot show right now (for example
+    /// a `RefCell` that is mutably borrowed): the collector then counts the object as
+    /// reachable for this collection, which is always safe.
+    pub fn report_hidden_edges(&mut self) {
+        self.opaque = true;
+    }
+
+    /// Reports the edge to the object whose header is `header`.
+    ///
+    /// # Safety
+    /// `header` is the header of a live object of the current thread's heap.
+    pub(crate) unsafe fn visit(&mut self, header: NonNull<Header>) {
+        match self.mode {
+            // SAFETY: the caller guarantees a live object.
+            TraceMode::SubtractRefs => unsafe { crate::collect::visit_decref(header) },
+            // SAFETY: the caller guarantees a live object; `young` was set by the collector.
+            TraceMode::MarkReachable => unsafe {
+                crate::collect::visit_reachable(header, self.young)
+            },
+            TraceMode::Collect => self.found.push(header),
+        }
+    }
+}
+
+impl Header {
+    #[inline]
+    pub(crate) fn has(&self, flag: u32) -> bool {
+        self.flags.get() & flag != 0
+    }
+
+    #[inline]
+    pub(crate) fn set(&self, flag: u32) {
+        self.flags.set(self.flags.get() | flag);
+    }
+
+    #[inline]
+    pub(crate) fn clear(&self, flag: u32) {
+        self.flags.set(self.flags.get() & !flag);
+    }
+
+    /// Address of the value.
+    #[inline]
+    pub(crate) fn value_ptr(this: NonNull<Header>) -> *mut u8 {
+        // SAFETY: `this` is a live header, whose vtable is a valid static.
+        let offset = unsafe { this.as_ref() }.vtable.value_offset;
+        // SAFETY: the value lies `value_offset` bytes into the same allocation.
+        unsafe { this.as_ptr().cast::<u8>().add(offset) }
+    }
+
+    /// The links of a tracked object.
+    #[inline]
+    pub(crate) fn links(this: NonNull<Header>) -> *const Links {
+        // SAFETY: tracked objects carry their links right after the header.
+        unsafe { this.as_ptr().cast::<u8>().add(HEADER_SIZE).cast() }
+    }
+
+    /// The header of the tracked object whose links are at `links`.
+    #[inline]
+    pub(crate) fn from_links(links: *const Links) -> NonNull<Header> {
+        // SAFETY: links of an object always sit right after its header; non-null since
+        // `links` is.
+        unsafe { NonNull::new_unchecked(links.cast::<u8>().sub(HEADER_SIZE).cast_mut().cast()) }
+    }
+}

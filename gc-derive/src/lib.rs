@@ -1,0 +1,119 @@
+//! `#[derive(Trace)]` and `#[derive(Finalize)]` for the `gc_api` crate.
+//!
+//! The generated code always names the traits by their absolute paths
+//! (`::gc_api::Trace`, `::gc_api::Tracer`, `::gc_api::Finalize`), so the crate
+//! using the derives must depend on `gc_api` under that name.
+//!
+//! # `#[derive(Trace)]`
+//!
+//! Works on structs (named, tuple and unit) and enums (every variant kind).
+//! Unions are rejected with a compile error, because the derive cannot know
+//! which field is active.
+//!
+//! The generated impl
+//!
+//! * traces every field, in declaration order, by calling
+//!   `::gc_api::Trace::trace(&field, tracer)` (for enums, only the fields of
+//!   the active variant, which are bound by reference in a `match`);
+//! * sets `MAY_CONTAIN_GC` to the `||` of `MAY_CONTAIN_GC` of every traced
+//!   field type (over all variants, for enums). A type with no traced field
+//!   gets `false`, so its objects are not tracked by the cycle collector;
+//! * adds a `T: ::gc_api::Trace` bound for every type parameter `T`
+//!   (lifetimes and const parameters are kept unchanged).
+//!
+//! ```ignore
+//! use gc_api::{Finalize, Gc, Trace};
+//!
+//! #[derive(Trace, Finalize)]
+//! struct Node<T> {
+//!     value: T,
+//!     children: Vec<Gc<Node<T>>>,
+//!     #[gc(skip)]
+//!     visits: u64,
+//! }
+//!
+//! #[derive(Trace, Finalize)]
+//! enum Expr {
+//!     Num(i64),
+//!     Add(Gc<Expr>, Gc<Expr>),
+//!     Let { name: String, value: Gc<Expr>, body: Gc<Expr> },
+//! }
+//! ```
+//!
+//! For `Node<T>` this expands to (roughly):
+//!
+//! ```ignore
+//! #[automatically_derived]
+//! impl<T> ::gc_api::Trace for Node<T>
+//! where
+//!     T: ::gc_api::Trace,
+//! {
+//!     const MAY_CONTAIN_GC: bool = false
+//!         || <T as ::gc_api::Trace>::MAY_CONTAIN_GC
+//!         || <Vec<Gc<Node<T>>> as ::gc_api::Trace>::MAY_CONTAIN_GC;
+//!
+//!     fn trace(&self, tracer: &mut ::gc_api::Tracer) {
+//!         ::gc_api::Trace::trace(&self.value, tracer);
+//!         ::gc_api::Trace::trace(&self.children, tracer);
+//!     }
+//! }
+//! ```
+//!
+//! ## `#[gc(skip)]`
+//!
+//! A field marked `#[gc(skip)]` is neither traced nor taken into account for
+//! `MAY_CONTAIN_GC`, and its type does not need to implement `Trace`. Use it
+//! for fields that hold no `Gc` (counters, strings, handles to foreign
+//! resources, ...).
+//!
+//! Skipping a field that *does* hold a `Gc` is not unsound: the collector
+//! simply never sees that edge, so the field keeps its target alive like a
+//! strong reference. The consequence is that a cycle passing through such a
+//! field is never collected (it leaks), exactly as an `Rc` cycle would.
+//!
+//! `skip` is the only argument `#[gc(...)]` accepts, and it is only allowed on
+//! fields; anything else is a compile error.
+//!
+//! # `#[derive(Finalize)]`
+//!
+//! Declares that the type has no finalizer:
+//!
+//! ```ignore
+//! #[derive(Finalize)]
+//! struct Pair<T> { a: Gc<T>, b: Gc<T> }
+//!
+//! // expands to
+//! #[automatically_derived]
+//! impl<T> ::gc_api::Finalize for Pair<T> {
+//!     const HAS_FINALIZER: bool = false;
+//! }
+//! ```
+//!
+//! Types that need a finalizer implement `Finalize` by hand instead (leaving
+//! `HAS_FINALIZER` at its default `true`).
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+mod finalize;
+mod trace;
+
+/// Derives `::gc_api::Trace`: traces every field not marked `#[gc(skip)]`.
+///
+/// See the [crate documentation](crate) for details.
+#[proc_macro_derive(Trace, attributes(gc))]
+pub fn derive_trace(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    trace::expand(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives `::gc_api::Finalize` with `HAS_FINALIZER = false`.
+///
+/// See the [crate documentation](crate) for details.
+#[proc_macro_derive(Finalize)]
+pub fn derive_finalize(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    finalize::expand(input).into()
+}
