@@ -8,9 +8,11 @@
 //!   in FIFO, reverse or shuffled order).
 //! * [`suite`]: the best-of-N, interleaved comparison matrix, the RSS probe and
 //!   the burst-rounds policy comparison used by `gc-stress`.
+//! * [`graphs`]: object-graph workloads for the collector, `Gc` and `Rc` side by side.
 //! * [`rss`]: reading the resident set size from `/proc/self/statm`.
 
 pub mod allocators;
+pub mod graphs;
 pub mod kernels;
 pub mod rss;
 pub mod suite;

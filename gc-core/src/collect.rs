@@ -71,6 +71,17 @@ pub(crate) fn collect_main(heap: &GcHeap, generation: usize) -> usize {
 }
 
 fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
+    use tracing::field::Empty;
+    let span = tracing::debug_span!(
+        target: "gc",
+        "collection",
+        generation,
+        examined = Empty,
+        collected = Empty,
+        uncollectable = 0u64,
+        duration_ns = Empty
+    );
+    let _entered = span.enter();
     let started = Instant::now();
     let debug = heap.debug.get();
     if debug.contains(DebugFlags::STATS) {
@@ -103,33 +114,42 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
 
     let unreachable = Links::unlinked();
     list::init(&unreachable);
-    let (examined, poisoned) = deduce_unreachable(heap, young, &unreachable);
+    let (examined, mut unreachable_count, poisoned) = deduce_unreachable(heap, young, &unreachable);
     if poisoned {
         // A `trace` panicked: what it would have shown is unknown, so everything survives.
         restore_unreachable(&unreachable, young);
+        unreachable_count = 0;
     }
 
     // Survivors move up a generation.
     if !ptr::eq(young, old) {
         if generation == NUM_GENERATIONS - 2 {
-            let pending = heap.long_lived_pending.get() + list::len(young);
+            let survivors = examined - unreachable_count;
+            let pending = heap.long_lived_pending.get() + survivors;
             heap.long_lived_pending.set(pending);
         }
         // SAFETY: both are well-formed lists.
         unsafe { list::merge(young, old) };
     } else {
         heap.long_lived_pending.set(0);
-        heap.long_lived_total.set(list::len(young));
+        heap.long_lived_total.set(examined - unreachable_count);
     }
 
-    handle_weakrefs(heap, &unreachable);
-    finalize_garbage(heap, &unreachable);
-
+    let to_finalize = handle_weakrefs(heap, &unreachable);
     let final_unreachable = Links::unlinked();
     list::init(&final_unreachable);
-    handle_resurrected_objects(heap, &unreachable, &final_unreachable, old);
+    let collected = if to_finalize > 0 {
+        finalize_garbage(heap, &unreachable);
+        handle_resurrected_objects(heap, &unreachable, &final_unreachable, old)
+    } else {
+        // No finalizer ran, so no user code could reach the garbage (weak callbacks see
+        // only cleared references, and `object_at` refuses unreachable objects): nothing
+        // can have been resurrected.
+        // SAFETY: both are well-formed lists.
+        unsafe { list::merge(&unreachable, &final_unreachable) };
+        unreachable_count
+    };
 
-    let collected = list::len(&final_unreachable);
     if debug.contains(DebugFlags::COLLECTABLE) {
         list::for_each(&final_unreachable, |h| {
             // SAFETY: objects on the list are live.
@@ -158,29 +178,25 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
             elapsed.as_secs_f64()
         );
     }
-    tracing::debug!(
-        target: "gc",
-        generation,
-        examined,
-        collected,
-        uncollectable = 0,
-        duration_ns = elapsed.as_nanos() as u64,
-        "collection"
-    );
+    span.record("examined", examined);
+    span.record("collected", collected);
+    span.record("duration_ns", elapsed.as_nanos() as u64);
     collected
 }
 
 /// Steps 2-4 on `young`: afterwards `young` holds the reachable objects (flags cleared,
 /// links restored) and `unreachable` the rest (still `COLLECTING | UNREACHABLE`).
-/// Returns how many objects were examined, and whether a `trace` panicked.
-fn deduce_unreachable(heap: &GcHeap, young: &Links, unreachable: &Links) -> (usize, bool) {
+/// Returns how many objects were examined, how many are unreachable, and whether a
+/// `trace` panicked.
+fn deduce_unreachable(heap: &GcHeap, young: &Links, unreachable: &Links) -> (usize, usize, bool) {
     heap.defer_frees.set(true);
     let examined = update_refs(young);
     let mut poisoned = subtract_refs(heap, young);
-    poisoned |= move_unreachable(heap, young, unreachable);
+    let (unreachable_count, panicked) = move_unreachable(heap, young, unreachable);
+    poisoned |= panicked;
     heap.defer_frees.set(false);
     heap.run_deferred_frees();
-    (examined, poisoned)
+    (examined, unreachable_count, poisoned)
 }
 
 /// `gc_refs` = strong count for every object of `containers` (an object being freed counts
@@ -197,7 +213,8 @@ fn update_refs(containers: &Links) -> usize {
         };
         // SAFETY: a tracked object has links.
         unsafe { (*Header::links(h)).prev.set(refs) };
-        hdr.set(flags::COLLECTING);
+        hdr.flags
+            .set((hdr.flags.get() | flags::COLLECTING) & !flags::UNREACHABLE);
         n += 1;
     });
     n
@@ -255,8 +272,9 @@ pub(crate) unsafe fn visit_decref(target: NonNull<Header>) {
 /// reachable and marks what it reaches reachable too (moving it back from `unreachable`
 /// to the end of `young` if needed); one with `gc_refs == 0` moves to `unreachable` for
 /// now. `young` is singly linked during the walk: `prev` links are restored behind it.
-fn move_unreachable(heap: &GcHeap, young: &Links, unreachable: &Links) -> bool {
+fn move_unreachable(heap: &GcHeap, young: &Links, unreachable: &Links) -> (usize, bool) {
     let mut poisoned = false;
+    let mut moved = 0usize;
     let mut tracer = Tracer::new(TraceMode::MarkReachable);
     tracer.young = young;
     let mut prev: *const Links = young;
@@ -283,23 +301,26 @@ fn move_unreachable(heap: &GcHeap, young: &Links, unreachable: &Links) -> bool {
                 (*node).next.set(unreachable);
                 unreachable.prev.set(node as usize);
                 hdr.set(flags::UNREACHABLE);
+                moved += 1;
             }
             node = (*prev).next.get();
         }
         young.prev.set(prev as usize);
     }
-    poisoned
+    (moved - tracer.moved_back, poisoned)
 }
 
-/// Called for each edge of a reachable object during `move_unreachable`.
+/// Called for each edge of a reachable object during `move_unreachable`; returns whether
+/// it moved `target` back from `unreachable`.
 ///
 /// # Safety
 /// `target` is a live object; `young` is the list `move_unreachable` is walking.
-pub(crate) unsafe fn visit_reachable(target: NonNull<Header>, young: *const Links) {
+#[inline]
+pub(crate) unsafe fn visit_reachable(target: NonNull<Header>, young: *const Links) -> bool {
     // SAFETY: guaranteed by the caller.
     let hdr = unsafe { target.as_ref() };
     if !hdr.has(flags::COLLECTING) {
-        return;
+        return false;
     }
     // SAFETY: a COLLECTING object is tracked; the lists involved are as the walk keeps
     // them (the unreachable list doubly linked, `young.prev` its current tail).
@@ -318,9 +339,13 @@ pub(crate) unsafe fn visit_reachable(target: NonNull<Header>, young: *const Link
             (*links).next.set(young);
             (*young).prev.set(links as usize);
             (*links).prev.set(1);
-        } else if (*links).prev.get() == 0 {
-            // Not yet examined: it will be kept when the walk reaches it.
-            (*links).prev.set(1);
+            true
+        } else {
+            if (*links).prev.get() == 0 {
+                // Not yet examined: it will be kept when the walk reaches it.
+                (*links).prev.set(1);
+            }
+            false
         }
     }
 }
@@ -336,23 +361,27 @@ fn restore_unreachable(unreachable: &Links, young: &Links) {
     unsafe { list::merge(unreachable, young) };
 }
 
-/// Step 6: weak references to unreachable objects die before any finalizer runs;
-/// callbacks run for the weak references that are not garbage themselves.
-fn handle_weakrefs(heap: &GcHeap, unreachable: &Links) {
+/// Step 6, in one pass over `unreachable`: weak references to unreachable objects die
+/// before any finalizer runs; then the callbacks of those weak references that are not
+/// garbage themselves run. Returns how many unreachable objects still need their finalizer.
+fn handle_weakrefs(heap: &GcHeap, unreachable: &Links) -> usize {
     let mut callbacks = Vec::new();
+    let mut to_finalize = 0;
     list::for_each(unreachable, |h| {
         // SAFETY: objects on the list are live.
-        if unsafe { h.as_ref() }.has(flags::HAS_WEAK) {
+        let hdr = unsafe { h.as_ref() };
+        hdr.clear(flags::COLLECTING);
+        if hdr.has(flags::HAS_WEAK) {
             crate::weak::detach_weakrefs(heap, h, &mut callbacks);
+        }
+        if hdr.vtable.finalize.is_some() && !hdr.has(flags::FINALIZED) {
+            to_finalize += 1;
         }
     });
     for cell in callbacks {
         crate::weak::run_callback(heap, cell);
     }
-    list::for_each(unreachable, |h| {
-        // SAFETY: objects on the list are live.
-        unsafe { h.as_ref() }.clear(flags::COLLECTING);
-    });
+    to_finalize
 }
 
 /// Step 7: every unreachable object with a finalizer not yet run gets it run, once, while
@@ -387,27 +416,22 @@ fn finalize_garbage(heap: &GcHeap, collectable: &Links) {
 }
 
 /// Step 8: recompute reachability inside `unreachable`; objects a finalizer made
-/// reachable again (and what they reach) survive into `old`.
+/// reachable again (and what they reach) survive into `old`. Returns how many objects are
+/// still unreachable.
 fn handle_resurrected_objects(
     heap: &GcHeap,
     unreachable: &Links,
     still_unreachable: &Links,
     old: &Links,
-) {
-    list::for_each(unreachable, |h| {
-        // SAFETY: objects on the list are live.
-        unsafe { h.as_ref() }.clear(flags::UNREACHABLE);
-    });
-    let (_, poisoned) = deduce_unreachable(heap, unreachable, still_unreachable);
+) -> usize {
+    let (_, mut count, poisoned) = deduce_unreachable(heap, unreachable, still_unreachable);
     if poisoned {
         restore_unreachable(still_unreachable, unreachable);
+        count = 0;
     }
-    list::for_each(still_unreachable, |h| {
-        // SAFETY: objects on the list are live.
-        unsafe { h.as_ref() }.clear(flags::COLLECTING | flags::UNREACHABLE);
-    });
     // SAFETY: both are well-formed lists.
     unsafe { list::merge(unreachable, old) };
+    count
 }
 
 /// Step 9: drop the values of the garbage (or save it under `SAVEALL`). Each object is
@@ -416,6 +440,8 @@ fn handle_resurrected_objects(
 fn delete_garbage(heap: &GcHeap, collectable: &Links, old: &Links, save_all: bool) {
     if save_all {
         list::for_each(collectable, |h| {
+            // SAFETY: objects on the list are live.
+            unsafe { h.as_ref() }.clear(flags::COLLECTING | flags::UNREACHABLE);
             heap.incref(h);
             heap.garbage.borrow_mut().push(h);
         });

@@ -291,5 +291,11 @@ pub fn object_at(id: usize) -> Option<GcAny> {
     if !is_object {
         return None;
     }
-    GcAny::from_live(NonNull::new(id as *mut Header)?)
+    let h = NonNull::new(id as *mut Header)?;
+    // SAFETY: the allocator says a live object starts at `id`.
+    if unsafe { h.as_ref() }.has(flags::UNREACHABLE | flags::COLLECTING) {
+        // Garbage being collected is not handed out: only a finalizer may resurrect it.
+        return None;
+    }
+    GcAny::from_live(h)
 }

@@ -47,6 +47,8 @@ pub(crate) struct GcHeap {
     pub(crate) garbage: RefCell<Vec<NonNull<Header>>>,
     /// Objects whose count reached zero while another free or a graph phase was running.
     free_queue: RefCell<Vec<NonNull<Header>>>,
+    /// Whether `free_queue` may be non-empty.
+    queued: Cell<bool>,
     /// The free loop is running (frees queue up instead of recursing).
     pub(crate) freeing: Cell<bool>,
     /// A collection is walking the lists: frees wait until it is done.
@@ -55,6 +57,8 @@ pub(crate) struct GcHeap {
     pub(crate) weak_table: RefCell<HashMap<usize, Vec<NonNull<Header>>>>,
     /// The first panic caught in user code, re-raised once the heap is consistent.
     panic: RefCell<Option<Box<dyn Any + Send>>>,
+    /// Whether `panic` holds one (checked on every free without touching the `RefCell`).
+    has_panic: Cell<bool>,
 }
 
 /// The state of the thread-local heap pointer once the thread's heap was torn down.
@@ -152,10 +156,12 @@ impl GcHeap {
             next_callback_id: Cell::new(0),
             garbage: RefCell::default(),
             free_queue: RefCell::default(),
+            queued: Cell::new(false),
             freeing: Cell::new(false),
             defer_frees: Cell::new(false),
             weak_table: RefCell::default(),
             panic: RefCell::new(None),
+            has_panic: Cell::new(false),
         }
     }
 
@@ -192,12 +198,13 @@ impl GcHeap {
         let initial_flags = if large { flags::LARGE } else { 0 };
         // SAFETY: `block` is a fresh allocation of `vt.size >= HEADER_SIZE` bytes, aligned
         // to at least 16.
+        // Field by field with scalar stores: the free path soon reads the count and flags
+        // back, and a load forwarded from one wide vector store would stall.
         unsafe {
-            header.as_ptr().write(Header {
-                refcount: Cell::new(1),
-                flags: Cell::new(initial_flags),
-                vtable: vt,
-            });
+            let p = header.as_ptr();
+            std::ptr::addr_of_mut!((*p).refcount).write_volatile(Cell::new(1));
+            std::ptr::addr_of_mut!((*p).flags).write_volatile(Cell::new(initial_flags));
+            std::ptr::addr_of_mut!((*p).vtable).write(vt);
         }
         if vt.tracked {
             self.track(header, &self.generations[0]);
@@ -272,12 +279,15 @@ impl GcHeap {
         unsafe { h.as_ref().set(flags::FREEING) };
         if self.freeing.get() || self.defer_frees.get() {
             self.free_queue.borrow_mut().push(h);
+            self.queued.set(true);
             return;
         }
         self.freeing.set(true);
         // SAFETY: as above.
         unsafe { self.free_object(h) };
-        self.drain_free_queue();
+        if self.queued.get() {
+            self.drain_free_queue();
+        }
         self.freeing.set(false);
         if !self.collecting.get() {
             self.raise_pending_panic();
@@ -294,11 +304,12 @@ impl GcHeap {
                 None => break,
             }
         }
+        self.queued.set(false);
     }
 
     /// Runs a release that was queued while a graph phase deferred frees.
     pub(crate) fn run_deferred_frees(&self) {
-        if self.free_queue.borrow().is_empty() {
+        if !self.queued.get() {
             return;
         }
         let was_freeing = self.freeing.replace(true);
@@ -349,10 +360,12 @@ impl GcHeap {
         }
         self.untrack(h);
         hdr.set(flags::DEAD);
-        let value = Header::value_ptr(h);
-        let drop_value = hdr.vtable.drop_value;
-        // SAFETY: DEAD is set first, so nothing reads or drops the value again.
-        self.call_user(|| unsafe { drop_value(value) });
+        if hdr.vtable.needs_drop {
+            let value = Header::value_ptr(h);
+            let drop_value = hdr.vtable.drop_value;
+            // SAFETY: DEAD is set first, so nothing reads or drops the value again.
+            self.call_user(|| unsafe { drop_value(value) });
+        }
     }
 
     /// Runs user code; a panic is caught and kept (the first one) to be re-raised once the
@@ -362,13 +375,23 @@ impl GcHeap {
             let mut slot = self.panic.borrow_mut();
             if slot.is_none() {
                 *slot = Some(payload);
+                self.has_panic.set(true);
             }
         }
     }
 
     /// Re-raises the first panic caught in user code, unless the thread is already
     /// unwinding (a second panic would abort).
+    #[inline]
     pub(crate) fn raise_pending_panic(&self) {
+        if self.has_panic.get() {
+            self.raise_pending_panic_slow();
+        }
+    }
+
+    #[cold]
+    fn raise_pending_panic_slow(&self) {
+        self.has_panic.set(false);
         let payload = self.panic.borrow_mut().take();
         if let Some(payload) = payload
             && !std::thread::panicking()

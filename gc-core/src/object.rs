@@ -66,6 +66,8 @@ pub struct VTable {
     pub(crate) trace: unsafe fn(*const u8, &mut Tracer),
     /// Drops the value at the given address in place.
     pub(crate) drop_value: unsafe fn(*mut u8),
+    /// Whether dropping the value does anything (`std::mem::needs_drop`).
+    pub(crate) needs_drop: bool,
     /// Calls `Finalize::finalize`, for types that have a finalizer.
     pub(crate) finalize: Option<unsafe fn(*const u8)>,
     /// Whether objects of the type are on the generation lists.
@@ -112,6 +114,7 @@ impl<T: Trace + Finalize + 'static> VTableOf<T> {
         type_id: TypeId::of::<T>,
         trace: trace_erased::<T>,
         drop_value: drop_erased::<T>,
+        needs_drop: std::mem::needs_drop::<T>(),
         finalize: if T::HAS_FINALIZER {
             Some(finalize_erased::<T>)
         } else {
@@ -205,6 +208,8 @@ pub struct Tracer {
     pub(crate) found: Vec<NonNull<Header>>,
     /// Set when a value could not show its edges (e.g. a `RefCell` mutably borrowed).
     pub(crate) opaque: bool,
+    /// `MarkReachable`: objects moved back from the unreachable list.
+    pub(crate) moved_back: usize,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -220,6 +225,7 @@ impl Tracer {
             young: ptr::null(),
             found: Vec::new(),
             opaque: false,
+            moved_back: 0,
         }
     }
 
@@ -234,14 +240,18 @@ impl Tracer {
     ///
     /// # Safety
     /// `header` is the header of a live object of the current thread's heap.
+    #[inline]
     pub(crate) unsafe fn visit(&mut self, header: NonNull<Header>) {
         match self.mode {
             // SAFETY: the caller guarantees a live object.
             TraceMode::SubtractRefs => unsafe { crate::collect::visit_decref(header) },
-            // SAFETY: the caller guarantees a live object; `young` was set by the collector.
-            TraceMode::MarkReachable => unsafe {
-                crate::collect::visit_reachable(header, self.young)
-            },
+            TraceMode::MarkReachable => {
+                // SAFETY: the caller guarantees a live object; `young` was set by the
+                // collector.
+                if unsafe { crate::collect::visit_reachable(header, self.young) } {
+                    self.moved_back += 1;
+                }
+            }
             TraceMode::Collect => self.found.push(header),
         }
     }

@@ -111,9 +111,25 @@ fn traced_fields<'a>(fields: &'a Fields, errors: &mut Errors) -> Vec<Traced<'a>>
 }
 
 /// `|| <Ty as ::gc_api::Trace>::MAY_CONTAIN_GC` for one traced field.
-fn may_contain_term(traced: &Traced<'_>) -> TokenStream {
+///
+/// A field whose type names the type being derived (`Vec<Value>` inside `Value`) gives
+/// `|| true` instead: asking the compiler would make the constant depend on itself, and a
+/// recursive type is tracked anyway in the cases that matter (conservative, never unsound).
+fn may_contain_term(traced: &Traced<'_>, self_name: &syn::Ident) -> TokenStream {
     let ty = &traced.field.ty;
+    if mentions(ty.to_token_stream(), self_name) {
+        return quote_spanned! {ty.span()=> || true };
+    }
     quote_spanned! {ty.span()=> || <#ty as ::gc_api::Trace>::MAY_CONTAIN_GC }
+}
+
+/// Whether `tokens` contain `name` or `Self` as an identifier, at any depth.
+fn mentions(tokens: TokenStream, name: &syn::Ident) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        proc_macro2::TokenTree::Ident(ident) => ident == *name || ident == "Self",
+        proc_macro2::TokenTree::Group(group) => mentions(group.stream(), name),
+        _ => false,
+    })
 }
 
 /// `::gc_api::Trace::trace(#place, tracer);`, spanned at the field's type so
@@ -136,11 +152,15 @@ fn member(traced: &Traced<'_>) -> Member {
 /// Body and `MAY_CONTAIN_GC` terms for a struct.
 fn expand_struct(
     data: &DataStruct,
+    self_name: &syn::Ident,
     tracer: &TokenStream,
     errors: &mut Errors,
 ) -> (TokenStream, Vec<TokenStream>) {
     let traced = traced_fields(&data.fields, errors);
-    let terms = traced.iter().map(may_contain_term).collect();
+    let terms = traced
+        .iter()
+        .map(|t| may_contain_term(t, self_name))
+        .collect();
     let calls: Vec<TokenStream> = traced
         .iter()
         .map(|t| {
@@ -159,6 +179,7 @@ fn expand_struct(
 /// Body and `MAY_CONTAIN_GC` terms for an enum.
 fn expand_enum(
     data: &DataEnum,
+    self_name: &syn::Ident,
     tracer: &TokenStream,
     errors: &mut Errors,
 ) -> (TokenStream, Vec<TokenStream>) {
@@ -176,7 +197,7 @@ fn expand_enum(
             reject_gc_attrs(&variant.attrs, "enum variants", errors);
             let name = &variant.ident;
             let traced = traced_fields(&variant.fields, errors);
-            terms.extend(traced.iter().map(may_contain_term));
+            terms.extend(traced.iter().map(|t| may_contain_term(t, self_name)));
             any_traced |= !traced.is_empty();
             let binding = |t: &Traced<'_>| format_ident!("__gc_field_{}", t.index);
             let calls = traced.iter().map(|t| {
@@ -243,8 +264,8 @@ pub(crate) fn expand(mut input: DeriveInput) -> syn::Result<TokenStream> {
 
     let tracer = quote!(tracer);
     let (body, terms) = match &input.data {
-        Data::Struct(data) => expand_struct(data, &tracer, &mut errors),
-        Data::Enum(data) => expand_enum(data, &tracer, &mut errors),
+        Data::Struct(data) => expand_struct(data, &input.ident, &tracer, &mut errors),
+        Data::Enum(data) => expand_enum(data, &input.ident, &tracer, &mut errors),
         Data::Union(data) => {
             errors.push(syn::Error::new_spanned(
                 data.union_token,
@@ -363,8 +384,8 @@ mod tests {
             impl<T> ::gc_api::Trace for Tree<T> where T: ::gc_api::Trace {
                 const MAY_CONTAIN_GC: bool = false
                     || <T as ::gc_api::Trace>::MAY_CONTAIN_GC
-                    || <Gc<Tree<T>> as ::gc_api::Trace>::MAY_CONTAIN_GC
-                    || <Gc<Tree<T>> as ::gc_api::Trace>::MAY_CONTAIN_GC;
+                    || true
+                    || true;
 
                 #[inline]
                 fn trace(&self, tracer: &mut ::gc_api::Tracer) {
@@ -382,6 +403,18 @@ mod tests {
             }
         };
         assert_eq!(normalize(expand_ok(input)), normalize(expected));
+    }
+
+    #[test]
+    fn self_referential_fields_count_as_may_contain_gc() {
+        let input: DeriveInput = parse_quote! {
+            enum Value { Int(i64), List(Vec<Value>), Boxed(Option<Box<Self>>) }
+        };
+        let out = expand_ok(input).to_string();
+        assert!(
+            out.contains("const MAY_CONTAIN_GC : bool = false || < i64 as :: gc_api :: Trace > :: MAY_CONTAIN_GC || true || true ;"),
+            "{out}"
+        );
     }
 
     #[test]

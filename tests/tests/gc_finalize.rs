@@ -1,0 +1,520 @@
+//! PEP 442 finalizers (`impl Finalize`), after CPython's test_finalization.py: once per
+//! object, before any value of the garbage is dropped, resurrection, and the refcount path.
+
+use gc_api::{Finalize, Gc, Trace, Weak};
+use std::cell::{Cell, RefCell};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+thread_local! {
+    static LOG: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    static SAVED: RefCell<Vec<Gc<Fin>>> = const { RefCell::new(Vec::new()) };
+    static NESTED: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+fn log(entry: String) {
+    LOG.with(|l| l.borrow_mut().push(entry));
+}
+
+fn take_log() -> Vec<String> {
+    LOG.with(|l| std::mem::take(&mut *l.borrow_mut()))
+}
+
+fn take_saved() -> Vec<Gc<Fin>> {
+    SAVED.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}
+
+fn count(log: &[String], entry: &str) -> usize {
+    log.iter().filter(|e| *e == entry).count()
+}
+
+fn position(log: &[String], entry: &str) -> usize {
+    log.iter()
+        .position(|e| e == entry)
+        .unwrap_or_else(|| panic!("{entry:?} not in {log:?}"))
+}
+
+/// What a `Fin`'s finalizer does besides logging.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Nothing,
+    /// Stores a handle to `next` in `SAVED` (a self-cycle resurrects itself).
+    ResurrectNext,
+    /// Upgrades `me` and stores it in `SAVED`.
+    ResurrectSelf,
+    /// Logs whether `me` still upgrades.
+    UpgradeSelf,
+    /// Logs the name of `next` (which must be intact).
+    LogNext,
+    /// Calls `collect()` and `collect_generation(0)`, recording what they return.
+    Collect,
+    /// Takes its own `next` link away.
+    BreakLink,
+    /// Makes and drops a new garbage self-cycle.
+    MakeCycle,
+    Panic,
+}
+
+#[derive(Trace)]
+struct Fin {
+    name: &'static str,
+    next: RefCell<Option<Gc<Fin>>>,
+    extra: RefCell<Option<Gc<Fin>>>,
+    me: RefCell<Option<Weak<Fin>>>,
+    #[gc(skip)]
+    action: Cell<Action>,
+}
+
+impl Finalize for Fin {
+    fn finalize(&self) {
+        log(format!("fin {}", self.name));
+        match self.action.get() {
+            Action::Nothing => {}
+            Action::ResurrectNext => {
+                let next = self.next.borrow().clone().expect("next");
+                SAVED.with(|s| s.borrow_mut().push(next));
+            }
+            Action::ResurrectSelf => {
+                let me = self.me.borrow().as_ref().and_then(Weak::upgrade);
+                let me = me.expect("a weak reference upgrades inside a refcount finalizer");
+                SAVED.with(|s| s.borrow_mut().push(me));
+            }
+            Action::UpgradeSelf => {
+                let up = self.me.borrow().as_ref().and_then(Weak::upgrade);
+                log(format!(
+                    "upgrade {} {}",
+                    self.name,
+                    if up.is_some() { "some" } else { "none" }
+                ));
+            }
+            Action::LogNext => {
+                let next = self.next.borrow().clone().expect("next");
+                let name = Gc::try_deref(&next).map_or("<dead>", |n| n.name);
+                log(format!("{} sees {}", self.name, name));
+            }
+            Action::Collect => {
+                let full = gc_api::collect();
+                let young = gc_api::collect_generation(0).expect("valid generation");
+                NESTED.with(|n| n.borrow_mut().extend([full, young]));
+            }
+            Action::BreakLink => {
+                self.next.borrow_mut().take();
+            }
+            Action::MakeCycle => {
+                let c = fin("made", Action::Nothing);
+                *c.next.borrow_mut() = Some(c.clone());
+            }
+            Action::Panic => panic!("finalizer of {} panics", self.name),
+        }
+    }
+}
+
+impl Drop for Fin {
+    fn drop(&mut self) {
+        log(format!("drop {}", self.name));
+    }
+}
+
+fn fin(name: &'static str, action: Action) -> Gc<Fin> {
+    Gc::new(Fin {
+        name,
+        next: RefCell::new(None),
+        extra: RefCell::new(None),
+        me: RefCell::new(None),
+        action: Cell::new(action),
+    })
+}
+
+/// A `Fin` holding a weak reference to itself (the weak reference is an object too).
+fn fin_with_me(name: &'static str, action: Action) -> Gc<Fin> {
+    let g = fin(name, action);
+    *g.me.borrow_mut() = Some(Gc::downgrade(&g));
+    g
+}
+
+fn link(from: &Gc<Fin>, to: &Gc<Fin>) {
+    *from.next.borrow_mut() = Some(to.clone());
+}
+
+fn quiet() {
+    gc_api::disable();
+    gc_api::collect();
+    take_log();
+    take_saved();
+}
+
+#[test]
+fn finalizer_runs_once_for_a_collected_self_cycle() {
+    quiet();
+    let a = fin("a", Action::Nothing);
+    link(&a, &a);
+    assert!(!Gc::is_finalized(&a));
+    drop(a);
+    assert!(take_log().is_empty());
+    assert_eq!(gc_api::collect(), 1);
+    assert_eq!(take_log(), ["fin a", "drop a"]);
+    assert_eq!(gc_api::collect(), 0);
+    assert!(take_log().is_empty());
+}
+
+#[test]
+fn reachable_objects_are_not_finalized() {
+    quiet();
+    let a = fin("a", Action::Nothing);
+    link(&a, &a);
+    assert_eq!(gc_api::collect(), 0);
+    assert!(!Gc::is_finalized(&a));
+    assert!(take_log().is_empty());
+    *a.next.borrow_mut() = None;
+}
+
+#[test]
+fn all_finalizers_of_the_garbage_run_before_any_value_is_dropped() {
+    quiet();
+    let names = ["r0", "r1", "r2", "r3", "r4"];
+    let ring: Vec<Gc<Fin>> = names.iter().map(|n| fin(n, Action::Nothing)).collect();
+    for i in 0..ring.len() {
+        link(&ring[i], &ring[(i + 1) % ring.len()]);
+    }
+    drop(ring);
+    assert_eq!(gc_api::collect(), 5);
+    let log = take_log();
+    assert_eq!(log.len(), 10, "{log:?}");
+    assert!(log[..5].iter().all(|e| e.starts_with("fin ")), "{log:?}");
+    assert!(log[5..].iter().all(|e| e.starts_with("drop ")), "{log:?}");
+    for n in names {
+        assert_eq!(count(&log, &format!("fin {n}")), 1);
+        assert_eq!(count(&log, &format!("drop {n}")), 1);
+    }
+}
+
+#[test]
+fn finalizers_see_their_garbage_neighbours_intact() {
+    quiet();
+    let a = fin("a", Action::LogNext);
+    let b = fin("b", Action::LogNext);
+    let c = fin("c", Action::LogNext);
+    link(&a, &b);
+    link(&b, &c);
+    link(&c, &a);
+    drop((a, b, c));
+    assert_eq!(gc_api::collect(), 3);
+    let log = take_log();
+    for seen in ["a sees b", "b sees c", "c sees a"] {
+        assert_eq!(count(&log, seen), 1, "{log:?}");
+    }
+}
+
+#[test]
+fn self_resurrecting_cycle_survives_uncounted_and_is_never_finalized_again() {
+    quiet();
+    let a = fin("a", Action::ResurrectNext);
+    link(&a, &a);
+    drop(a);
+    assert_eq!(gc_api::collect(), 0, "a resurrected object is not counted");
+    assert_eq!(take_log(), ["fin a"], "finalized, not dropped");
+    let saved = take_saved();
+    assert_eq!(saved.len(), 1);
+    let a = saved.into_iter().next().unwrap();
+    assert!(Gc::is_finalized(&a));
+    assert!(!Gc::is_dead(&a));
+    assert_eq!(a.name, "a");
+    let next = a.next.borrow().clone().expect("its edge survived too");
+    assert!(Gc::ptr_eq(&next, &a));
+    drop(next);
+    // Garbage again: this time it is freed without a second finalizer call.
+    drop(a);
+    assert_eq!(gc_api::collect(), 1);
+    assert_eq!(take_log(), ["drop a"]);
+    assert!(take_saved().is_empty());
+}
+
+#[test]
+fn resurrection_keeps_everything_the_resurrected_object_reaches() {
+    quiet();
+    let a = fin("a", Action::ResurrectNext);
+    let b = fin("b", Action::Nothing);
+    let c = fin("c", Action::Nothing);
+    let d = fin("d", Action::Nothing);
+    link(&a, &b);
+    link(&b, &c);
+    link(&c, &a);
+    *a.extra.borrow_mut() = Some(d.clone());
+    let weak_d = Gc::downgrade(&d);
+    drop((a, b, c, d));
+    assert_eq!(gc_api::collect(), 0);
+    let log = take_log();
+    for n in ["a", "b", "c", "d"] {
+        assert_eq!(count(&log, &format!("fin {n}")), 1, "{log:?}");
+    }
+    assert!(!log.iter().any(|e| e.starts_with("drop")), "{log:?}");
+    let saved = take_saved();
+    assert_eq!(saved[0].name, "b");
+    let c = saved[0].next.borrow().clone().unwrap();
+    let a = c.next.borrow().clone().unwrap();
+    let d = a.extra.borrow().clone().unwrap();
+    assert!(Gc::is_finalized(&a) && Gc::is_finalized(&c) && Gc::is_finalized(&d));
+    assert_eq!(d.name, "d");
+    // Weak references to the garbage were cleared before the finalizers ran, and stay
+    // cleared although the object lives on (CPython's handle_weakrefs).
+    assert!(weak_d.upgrade().is_none());
+    drop((a, c, d, saved));
+    assert_eq!(gc_api::collect(), 4);
+    let log = take_log();
+    assert_eq!(log.len(), 4, "no finalizer runs twice: {log:?}");
+    assert!(log.iter().all(|e| e.starts_with("drop ")), "{log:?}");
+}
+
+#[test]
+fn only_the_resurrected_part_of_the_garbage_survives() {
+    quiet();
+    let x = fin("x", Action::ResurrectNext);
+    link(&x, &x);
+    let p = fin("p", Action::Nothing);
+    let q = fin("q", Action::Nothing);
+    let r = fin("r", Action::Nothing);
+    link(&p, &q);
+    link(&q, &r);
+    link(&r, &p);
+    drop((x, p, q, r));
+    assert_eq!(gc_api::collect(), 3);
+    let log = take_log();
+    assert_eq!(count(&log, "fin x"), 1);
+    assert_eq!(count(&log, "drop x"), 0);
+    for n in ["p", "q", "r"] {
+        assert_eq!(count(&log, &format!("fin {n}")), 1, "{log:?}");
+        assert_eq!(count(&log, &format!("drop {n}")), 1, "{log:?}");
+    }
+    let saved = take_saved();
+    assert_eq!(saved.len(), 1);
+    saved[0].next.borrow_mut().take();
+}
+
+#[test]
+fn resurrected_objects_move_to_the_next_generation() {
+    quiet();
+    let a = fin("a", Action::ResurrectNext);
+    link(&a, &a);
+    let id = Gc::id(&a);
+    drop(a);
+    assert_eq!(gc_api::collect_generation(0), Ok(0));
+    let in_gen = |g| {
+        gc_api::get_objects(Some(g))
+            .unwrap()
+            .iter()
+            .any(|o| o.id() == id)
+    };
+    assert!(!in_gen(0));
+    assert!(in_gen(1));
+    let saved = take_saved();
+    saved[0].next.borrow_mut().take();
+}
+
+#[test]
+fn refcounting_runs_the_finalizer_before_the_value_is_dropped() {
+    quiet();
+    let a = fin("a", Action::Nothing);
+    let b = fin("b", Action::Nothing);
+    link(&a, &b);
+    drop(b);
+    assert!(take_log().is_empty());
+    drop(a);
+    let log = take_log();
+    assert_eq!(log.len(), 4, "{log:?}");
+    assert_eq!(log[0], "fin a");
+    assert!(position(&log, "fin a") < position(&log, "drop a"));
+    assert!(position(&log, "fin b") < position(&log, "drop b"));
+    assert_eq!(gc_api::collect(), 0);
+}
+
+#[test]
+fn weak_references_upgrade_inside_a_refcount_finalizer_and_callbacks_run_after_it() {
+    quiet();
+    let a = fin_with_me("a", Action::UpgradeSelf);
+    let _w = Weak::with_callback(&a, || log("callback a".into()));
+    drop(a);
+    let log = take_log();
+    assert_eq!(count(&log, "upgrade a some"), 1, "{log:?}");
+    assert_eq!(count(&log, "callback a"), 1, "{log:?}");
+    assert!(position(&log, "fin a") < position(&log, "callback a"));
+    assert_eq!(count(&log, "drop a"), 1, "{log:?}");
+}
+
+#[test]
+fn refcount_finalizer_can_resurrect_and_the_object_is_later_freed_without_a_second_call() {
+    quiet();
+    let a = fin_with_me("a", Action::ResurrectSelf);
+    let weak = Gc::downgrade(&a);
+    let id = Gc::id(&a);
+    drop(a);
+    assert_eq!(take_log(), ["fin a"]);
+    let saved = take_saved();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(Gc::id(&saved[0]), id);
+    assert!(Gc::is_finalized(&saved[0]));
+    assert!(!Gc::is_dead(&saved[0]));
+    assert_eq!(Gc::strong_count(&saved[0]), 1);
+    assert!(
+        weak.upgrade().is_some(),
+        "refcount resurrection keeps weak refs"
+    );
+    drop(saved);
+    assert_eq!(take_log(), ["drop a"]);
+    assert!(weak.upgrade().is_none());
+}
+
+#[test]
+fn collect_inside_a_finalizer_returns_zero() {
+    quiet();
+    let a = fin("a", Action::Collect);
+    link(&a, &a);
+    let other = fin("o", Action::Nothing);
+    link(&other, &other);
+    drop((a, other));
+    assert_eq!(gc_api::collect(), 2);
+    assert_eq!(NESTED.with(|n| n.borrow().clone()), [0, 0]);
+}
+
+#[test]
+fn a_panicking_finalizer_counts_as_run() {
+    quiet();
+    let a = fin("a", Action::Panic);
+    link(&a, &a);
+    drop(a);
+    let first = catch_unwind(gc_api::collect);
+    assert!(first.is_err(), "the finalizer's panic propagates");
+    gc_api::collect();
+    let log = take_log();
+    assert_eq!(log, ["fin a", "drop a"]);
+    assert_eq!(gc_api::collect(), 0);
+    assert!(take_log().is_empty());
+}
+
+#[test]
+fn a_panicking_refcount_finalizer_propagates_after_the_free() {
+    quiet();
+    let a = fin("a", Action::Panic);
+    let result = catch_unwind(AssertUnwindSafe(move || drop(a)));
+    assert!(result.is_err());
+    assert_eq!(take_log(), ["fin a", "drop a"]);
+    // The heap still works.
+    let b = fin("b", Action::Nothing);
+    link(&b, &b);
+    drop(b);
+    assert_eq!(gc_api::collect(), 1);
+}
+
+#[test]
+fn objects_a_finalizer_frees_by_refcounting_are_not_counted() {
+    quiet();
+    let a = fin("a", Action::BreakLink);
+    let b = fin("b", Action::BreakLink);
+    link(&a, &b);
+    link(&b, &a);
+    drop((a, b));
+    assert_eq!(gc_api::collect(), 0);
+    let log = take_log();
+    for e in ["fin a", "fin b", "drop a", "drop b"] {
+        assert_eq!(count(&log, e), 1, "{log:?}");
+    }
+    assert_eq!(gc_api::collect(), 0);
+}
+
+#[test]
+fn finalizer_may_allocate_new_garbage_which_a_later_collection_frees() {
+    quiet();
+    let a = fin("a", Action::MakeCycle);
+    link(&a, &a);
+    drop(a);
+    assert_eq!(gc_api::collect(), 1);
+    assert_eq!(take_log(), ["fin a", "drop a"]);
+    assert_eq!(gc_api::collect(), 1);
+    assert_eq!(take_log(), ["fin made", "drop made"]);
+}
+
+#[test]
+fn young_collection_finalizes_young_garbage() {
+    quiet();
+    let a = fin("a", Action::Nothing);
+    let b = fin("b", Action::Nothing);
+    link(&a, &b);
+    link(&b, &a);
+    drop((a, b));
+    assert_eq!(gc_api::collect_generation(0), Ok(2));
+    let log = take_log();
+    assert_eq!(count(&log, "fin a") + count(&log, "fin b"), 2);
+    assert_eq!(count(&log, "drop a") + count(&log, "drop b"), 2);
+}
+
+thread_local! {
+    static PLAIN_SELF: RefCell<Option<Weak<Plain>>> = const { RefCell::new(None) };
+    static PLAIN_SAVED: RefCell<Option<Gc<Plain>>> = const { RefCell::new(None) };
+    static PLAIN_FINALIZED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// An untracked type with a finalizer.
+#[derive(Trace)]
+struct Plain(u32);
+
+impl Finalize for Plain {
+    fn finalize(&self) {
+        PLAIN_FINALIZED.with(|c| c.set(c.get() + 1));
+        let me = PLAIN_SELF.with(|w| w.borrow().as_ref().and_then(Weak::upgrade));
+        PLAIN_SAVED.with(|s| *s.borrow_mut() = me);
+    }
+}
+
+#[test]
+fn untracked_objects_get_their_finalizer_too_and_may_resurrect() {
+    quiet();
+    let p = Gc::new(Plain(9));
+    assert!(!Gc::is_tracked(&p));
+    PLAIN_SELF.with(|w| *w.borrow_mut() = Some(Gc::downgrade(&p)));
+    drop(p);
+    assert_eq!(PLAIN_FINALIZED.with(Cell::get), 1);
+    let saved = PLAIN_SAVED
+        .with(|s| s.borrow_mut().take())
+        .expect("resurrected");
+    assert_eq!(saved.0, 9);
+    assert!(Gc::is_finalized(&saved));
+    drop(saved);
+    assert_eq!(PLAIN_FINALIZED.with(Cell::get), 1, "no second call");
+    assert!(PLAIN_SAVED.with(|s| s.borrow().is_none()));
+    let gone = PLAIN_SELF.with(|w| w.borrow_mut().take()).unwrap();
+    assert!(gone.upgrade().is_none());
+}
+
+#[derive(Trace)]
+struct ExitFin {
+    next: RefCell<Option<Gc<ExitFin>>>,
+    #[gc(skip)]
+    finalized: Arc<AtomicUsize>,
+}
+
+impl Finalize for ExitFin {
+    fn finalize(&self) {
+        self.finalized.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn thread_exit_runs_a_last_full_collection() {
+    let finalized = Arc::new(AtomicUsize::new(0));
+    let f = finalized.clone();
+    std::thread::spawn(move || {
+        gc_api::disable();
+        let a = Gc::new(ExitFin {
+            next: RefCell::new(None),
+            finalized: f.clone(),
+        });
+        let b = Gc::new(ExitFin {
+            next: RefCell::new(Some(a.clone())),
+            finalized: f,
+        });
+        *a.next.borrow_mut() = Some(b);
+    })
+    .join()
+    .unwrap();
+    assert_eq!(finalized.load(Ordering::SeqCst), 2);
+}
