@@ -191,8 +191,8 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
 fn deduce_unreachable(heap: &GcHeap, young: &Links, unreachable: &Links) -> (usize, usize, bool) {
     heap.defer_frees.set(true);
     let examined = update_refs(young);
-    let mut poisoned = subtract_refs(heap, young);
-    let (unreachable_count, panicked) = move_unreachable(heap, young, unreachable);
+    let mut poisoned = subtract_refs(young);
+    let (unreachable_count, panicked) = move_unreachable(young, unreachable);
     poisoned |= panicked;
     heap.defer_frees.set(false);
     heap.run_deferred_frees();
@@ -220,37 +220,50 @@ fn update_refs(containers: &Links) -> usize {
     n
 }
 
-/// Runs an object's `trace` with `tracer`; returns false if it panicked.
-fn trace_object(heap: &GcHeap, h: NonNull<Header>, tracer: &mut Tracer) -> bool {
+/// Runs an object's `trace` with `tracer` (a panic propagates to the pass's guard).
+#[inline]
+fn trace_object(h: NonNull<Header>, tracer: &mut Tracer) {
     // SAFETY: objects on a collection's lists are live and not DEAD (dead objects are
     // untracked), so the value is initialised.
-    let (trace, value) = unsafe { (h.as_ref().vtable.trace, Header::value_ptr(h)) };
-    let _ = heap;
-    // SAFETY: as above.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
-        trace(value, tracer)
-    }))
-    .is_ok()
+    unsafe { (h.as_ref().vtable.trace)(Header::value_ptr(h), tracer) }
+}
+
+/// Runs `pass` until it completes; when it panics (a `trace` did), `resume` repairs the
+/// state at the object being traced and the pass goes on from the next one. One guard per
+/// pass instead of one per object keeps the loops tight. Returns whether any panic happened.
+fn guarded_pass(mut pass: impl FnMut(), mut resume: impl FnMut()) -> bool {
+    let mut poisoned = false;
+    while std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut pass)).is_err() {
+        poisoned = true;
+        resume();
+    }
+    poisoned
 }
 
 /// Every edge from an object of `containers` to an object of `containers` takes one off
 /// the target's `gc_refs`; what remains counts references from outside.
-fn subtract_refs(heap: &GcHeap, containers: &Links) -> bool {
-    let mut poisoned = false;
+fn subtract_refs(containers: &Links) -> bool {
     let mut tracer = Tracer::new(TraceMode::SubtractRefs);
-    list::for_each(containers, |h| {
-        tracer.opaque = false;
-        if !trace_object(heap, h, &mut tracer) {
-            poisoned = true;
-        }
-        if tracer.opaque {
-            // Hidden edges: count the object as referenced from outside.
-            // SAFETY: a tracked object has links, holding `gc_refs` now.
-            let links = unsafe { &*Header::links(h) };
-            links.prev.set(links.prev.get() + 1);
-        }
-    });
-    poisoned
+    let node = std::cell::Cell::new(containers.next.get());
+    guarded_pass(
+        || {
+            while !ptr::eq(node.get(), containers) {
+                let h = Header::from_links(node.get());
+                tracer.opaque = false;
+                trace_object(h, &mut tracer);
+                if tracer.opaque {
+                    // Hidden edges: count the object as referenced from outside.
+                    // SAFETY: a tracked object has links, holding `gc_refs` now.
+                    let links = unsafe { &*node.get() };
+                    links.prev.set(links.prev.get() + 1);
+                }
+                // SAFETY: nodes of the list are live.
+                node.set(unsafe { (*node.get()).next.get() });
+            }
+        },
+        // SAFETY: the panicking object's node is live; skip it.
+        || node.set(unsafe { (*node.get()).next.get() }),
+    )
 }
 
 /// Called for each edge during `subtract_refs`.
@@ -272,41 +285,51 @@ pub(crate) unsafe fn visit_decref(target: NonNull<Header>) {
 /// reachable and marks what it reaches reachable too (moving it back from `unreachable`
 /// to the end of `young` if needed); one with `gc_refs == 0` moves to `unreachable` for
 /// now. `young` is singly linked during the walk: `prev` links are restored behind it.
-fn move_unreachable(heap: &GcHeap, young: &Links, unreachable: &Links) -> (usize, bool) {
-    let mut poisoned = false;
-    let mut moved = 0usize;
+fn move_unreachable(young: &Links, unreachable: &Links) -> (usize, bool) {
     let mut tracer = Tracer::new(TraceMode::MarkReachable);
     tracer.young = young;
-    let mut prev: *const Links = young;
-    // SAFETY: `young` is a list whose nodes are live; `prev` always points at the last
-    // node kept (or the sentinel), whose `next` is the next node to examine.
-    unsafe {
-        let mut node = young.next.get();
-        while !ptr::eq(node, young) {
-            let h = Header::from_links(node);
-            let hdr = h.as_ref();
-            if (*node).prev.get() > 0 {
-                tracer.opaque = false;
-                if !trace_object(heap, h, &mut tracer) {
-                    poisoned = true;
-                }
-                (*node).prev.set(prev as usize);
-                hdr.clear(flags::COLLECTING);
-                prev = node;
-            } else {
-                (*prev).next.set((*node).next.get());
-                let last = unreachable.prev_node();
-                (*last).next.set(node);
-                (*node).prev.set(last as usize);
-                (*node).next.set(unreachable);
-                unreachable.prev.set(node as usize);
-                hdr.set(flags::UNREACHABLE);
-                moved += 1;
-            }
-            node = (*prev).next.get();
+    // `prev` is the last node kept (or the sentinel); its `next` is the node to examine.
+    let prev: std::cell::Cell<*const Links> = std::cell::Cell::new(young);
+    let mut moved = 0usize;
+    // A reachable node is done: its `prev` link comes back and the walk moves past it.
+    let keep = |node: *const Links| {
+        // SAFETY: `node` is a live node of `young`.
+        unsafe {
+            (*node).prev.set(prev.get() as usize);
+            Header::from_links(node).as_ref().clear(flags::COLLECTING);
         }
-        young.prev.set(prev as usize);
-    }
+        prev.set(node);
+    };
+    let poisoned = guarded_pass(
+        || {
+            // SAFETY: `young` is a list whose nodes are live; see `prev` above.
+            unsafe {
+                let mut node = (*prev.get()).next.get();
+                while !ptr::eq(node, young) {
+                    let h = Header::from_links(node);
+                    if (*node).prev.get() > 0 {
+                        tracer.opaque = false;
+                        trace_object(h, &mut tracer);
+                        keep(node);
+                    } else {
+                        (*prev.get()).next.set((*node).next.get());
+                        let last = unreachable.prev_node();
+                        (*last).next.set(node);
+                        (*node).prev.set(last as usize);
+                        (*node).next.set(unreachable);
+                        unreachable.prev.set(node as usize);
+                        h.as_ref().set(flags::UNREACHABLE);
+                        moved += 1;
+                    }
+                    node = (*prev.get()).next.get();
+                }
+            }
+        },
+        // The trace of the node after `prev` panicked: keep it (it had gc_refs > 0).
+        // SAFETY: that node is live.
+        || keep(unsafe { (*prev.get()).next.get() }),
+    );
+    young.prev.set(prev.get() as usize);
     (moved - tracer.moved_back, poisoned)
 }
 
