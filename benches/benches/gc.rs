@@ -94,13 +94,13 @@ fn live_heap(c: &mut Criterion) {
     // A young collection with 1M objects in the older generations...
     group.throughput(Throughput::Elements(1));
     group.bench_function("gen0 with 1M old", |b| {
-        b.iter_custom(|iters| young_collections(iters));
+        b.iter_custom(young_collections);
     });
     drop(live);
     gc_api::collect();
     // ...and with none.
     group.bench_function("gen0 with empty old", |b| {
-        b.iter_custom(|iters| young_collections(iters));
+        b.iter_custom(young_collections);
     });
     gc_api::enable();
     group.finish();
