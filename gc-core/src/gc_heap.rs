@@ -372,11 +372,16 @@ impl GcHeap {
     /// heap is consistent again.
     pub(crate) fn call_user(&self, f: impl FnOnce()) {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-            let mut slot = self.panic.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(payload);
-                self.has_panic.set(true);
-            }
+            self.keep_panic(payload);
+        }
+    }
+
+    /// Keeps the first panic caught in user code (later ones are dropped).
+    pub(crate) fn keep_panic(&self, payload: Box<dyn Any + Send>) {
+        let mut slot = self.panic.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(payload);
+            self.has_panic.set(true);
         }
     }
 

@@ -10,7 +10,7 @@
 use crate::control::GcError;
 use crate::gc_heap::{heap, heap_if_alive};
 use crate::object::{Finalize, Header, Trace, Tracer, VTableOf, flags};
-use crate::weak::{self, WeakCell};
+use crate::weak::{self, Callback, PlainCallback, TracedCallback, WeakCell};
 use std::any::TypeId;
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -402,7 +402,7 @@ pub struct Weak<T: 'static> {
 }
 
 impl<T: 'static> Weak<T> {
-    fn make(target: &Gc<T>, callback: Option<Box<dyn FnOnce()>>) -> Weak<T> {
+    fn make(target: &Gc<T>, callback: Option<Box<dyn Callback>>) -> Weak<T> {
         let cell = Gc::new(WeakCell {
             target: Cell::new(Some(target.ptr)),
             callback: RefCell::new(callback),
@@ -417,8 +417,27 @@ impl<T: 'static> Weak<T> {
 
     /// A weak reference whose callback runs once when the target dies, if this weak
     /// reference (one of its clones) is still alive and not itself garbage.
+    ///
+    /// The closure is opaque to the collector: a `Gc` it captures counts as referenced
+    /// from outside the heap, so a cycle through the callback (a `Gc` of the target
+    /// captured by its own weak reference's callback) is never collected. Capture a
+    /// `Weak`, or use [`Weak::with_traced_callback`], whose state the collector sees.
     pub fn with_callback(target: &Gc<T>, callback: impl FnOnce() + 'static) -> Weak<T> {
-        Weak::make(target, Some(Box::new(callback)))
+        Weak::make(target, Some(Box::new(PlainCallback(callback))))
+    }
+
+    /// Like [`Weak::with_callback`], but the callback's state is traced like any object's
+    /// fields (as CPython traverses a weakref's callback): handles in `state` take part in
+    /// cycle detection, and `callback(state)` runs once when the target dies.
+    pub fn with_traced_callback<S: Trace + 'static>(
+        target: &Gc<T>,
+        state: S,
+        callback: impl FnOnce(S) + 'static,
+    ) -> Weak<T> {
+        Weak::make(
+            target,
+            Some(Box::new(TracedCallback { state, f: callback })),
+        )
     }
 
     fn cell(&self) -> Option<&WeakCell> {

@@ -44,6 +44,14 @@ leaf_types!(
     std::time::Instant,
 );
 
+impl Trace for str {
+    const MAY_CONTAIN_GC: bool = false;
+    fn trace(&self, _tracer: &mut Tracer) {}
+}
+impl Finalize for str {
+    const HAS_FINALIZER: bool = false;
+}
+
 impl<T: ?Sized> Trace for std::marker::PhantomData<T> {
     const MAY_CONTAIN_GC: bool = false;
     fn trace(&self, _tracer: &mut Tracer) {}

@@ -11,17 +11,60 @@ use crate::object::{Finalize, Header, Trace, Tracer, VTableOf, flags};
 use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
 
+/// A weak reference's callback.
+pub(crate) trait Callback {
+    /// Reports the handles the callback holds (none for a plain closure).
+    fn trace(&self, tracer: &mut Tracer);
+    /// Runs the callback, consuming it.
+    fn call(self: Box<Self>);
+}
+
+/// A closure: opaque to the collector.
+pub(crate) struct PlainCallback<F>(pub(crate) F);
+
+impl<F: FnOnce()> Callback for PlainCallback<F> {
+    fn trace(&self, _tracer: &mut Tracer) {}
+    fn call(self: Box<Self>) {
+        (self.0)()
+    }
+}
+
+/// Traced state plus a function of it: the collector sees the state's handles.
+pub(crate) struct TracedCallback<S, F> {
+    pub(crate) state: S,
+    pub(crate) f: F,
+}
+
+impl<S: Trace, F: FnOnce(S)> Callback for TracedCallback<S, F> {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.state.trace(tracer)
+    }
+    fn call(self: Box<Self>) {
+        let TracedCallback { state, f } = *self;
+        f(state)
+    }
+}
+
 /// The value of a weak cell object.
 pub(crate) struct WeakCell {
     pub(crate) target: Cell<Option<NonNull<Header>>>,
-    pub(crate) callback: RefCell<Option<Box<dyn FnOnce()>>>,
+    pub(crate) callback: RefCell<Option<Box<dyn Callback>>>,
 }
 
 impl Trace for WeakCell {
-    // Tracked, so that collections can tell whether the cell itself is garbage; it reports
-    // no edge (the target is weak, and a callback is opaque).
+    // Tracked, so that collections can tell whether the cell itself is garbage. The target
+    // is weak; a callback reports what it holds (nothing, for a plain closure).
     const MAY_CONTAIN_GC: bool = true;
-    fn trace(&self, _tracer: &mut Tracer) {}
+    fn trace(&self, tracer: &mut Tracer) {
+        match self.callback.try_borrow() {
+            Ok(callback) => {
+                if let Some(callback) = callback.as_ref() {
+                    callback.trace(tracer)
+                }
+            }
+            Err(_) => tracer.report_hidden_edges(),
+        }
+    }
 }
 
 impl Finalize for WeakCell {
@@ -111,7 +154,7 @@ pub(crate) fn run_callback(heap: &GcHeap, cell: NonNull<Header>) {
     // collector kills objects, and a referenced cell is not garbage).
     let callback = unsafe { cell_value(cell) }.callback.borrow_mut().take();
     if let Some(callback) = callback {
-        heap.call_user(callback);
+        heap.call_user(|| callback.call());
     }
     heap.decref(cell);
 }

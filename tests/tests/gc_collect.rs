@@ -519,3 +519,149 @@ fn collecting_many_small_cycles_repeatedly_frees_everything() {
     }
     assert_eq!(gc_api::malloc_stats().blocks_in_use(), before);
 }
+
+thread_local! {
+    static MADE_IN_DROP: Cell<usize> = const { Cell::new(0) };
+}
+
+#[derive(Trace, Finalize)]
+struct Allocating {
+    next: RefCell<Option<Gc<Allocating>>>,
+    #[gc(skip)]
+    drops: Drops,
+}
+
+impl Drop for Allocating {
+    fn drop(&mut self) {
+        self.drops.set(self.drops.get() + 1);
+        // New garbage from inside a free: with tiny thresholds this runs automatic
+        // collections in the middle of the refcount free loop and of delete_garbage.
+        let other = Drops::default();
+        drop(ring(2, &other));
+        MADE_IN_DROP.with(|m| m.set(m.get() + 2));
+    }
+}
+
+#[test]
+fn drops_that_allocate_trigger_collections_safely_mid_free() {
+    quiet();
+    gc_api::set_threshold([3, 1, 1]);
+    gc_api::enable();
+    let drops = Drops::default();
+    let mk = || {
+        Gc::new(Allocating {
+            next: RefCell::new(None),
+            drops: drops.clone(),
+        })
+    };
+    // A chain freed by refcounting.
+    let head = mk();
+    let mut tail = head.clone();
+    for _ in 0..500 {
+        let n = mk();
+        *tail.next.borrow_mut() = Some(n.clone());
+        tail = n;
+    }
+    drop(tail);
+    drop(head);
+    assert_eq!(drops.get(), 501);
+    // A ring freed by the collector.
+    let first = mk();
+    let mut prev = first.clone();
+    for _ in 0..500 {
+        let n = mk();
+        *prev.next.borrow_mut() = Some(n.clone());
+        prev = n;
+    }
+    *prev.next.borrow_mut() = Some(first.clone());
+    drop((first, prev));
+    gc_api::disable();
+    gc_api::set_threshold([700, 10, 10]);
+    gc_api::collect();
+    gc_api::collect();
+    assert_eq!(drops.get(), 1002);
+    // Every ring made inside a Drop was collected too.
+    assert_eq!(gc_api::collect(), 0);
+    assert!(gc_api::get_objects(None).unwrap().is_empty());
+    assert_eq!(MADE_IN_DROP.with(Cell::get), 2 * 1002);
+}
+
+thread_local! {
+    static TRACE_PANICS: Cell<bool> = const { Cell::new(false) };
+}
+
+struct Fragile {
+    next: RefCell<Option<Gc<Fragile>>>,
+}
+
+impl Trace for Fragile {
+    fn trace(&self, tracer: &mut gc_api::Tracer) {
+        if TRACE_PANICS.with(Cell::get) {
+            panic!("trace panics");
+        }
+        self.next.trace(tracer);
+    }
+}
+
+impl Finalize for Fragile {}
+
+#[test]
+fn a_panicking_trace_makes_the_collection_keep_everything() {
+    quiet();
+    let a = Gc::new(Fragile {
+        next: RefCell::new(None),
+    });
+    *a.next.borrow_mut() = Some(a.clone());
+    let w = Gc::downgrade(&a);
+    drop(a);
+    TRACE_PANICS.with(|t| t.set(true));
+    let result = catch_unwind(gc_api::collect);
+    TRACE_PANICS.with(|t| t.set(false));
+    assert!(result.is_err(), "the panic propagates");
+    let a = w.upgrade().expect("nothing was freed");
+    assert!(!Gc::is_dead(&a));
+    drop(a);
+    assert_eq!(gc_api::collect(), 1);
+    assert!(w.upgrade().is_none());
+}
+
+/// A wrong `Trace`: reports its edge to `target` twice.
+struct TooMany {
+    target: Gc<Node>,
+    me: RefCell<Option<Gc<TooMany>>>,
+}
+
+impl Trace for TooMany {
+    fn trace(&self, tracer: &mut gc_api::Tracer) {
+        self.target.trace(tracer);
+        self.target.trace(tracer);
+        self.me.trace(tracer);
+    }
+}
+
+impl Finalize for TooMany {}
+
+#[test]
+fn a_trace_with_too_many_edges_makes_a_held_object_dead_never_freed() {
+    quiet();
+    let drops = Drops::default();
+    let keep = node(&drops);
+    let wrong = Gc::new(TooMany {
+        target: keep.clone(),
+        me: RefCell::new(None),
+    });
+    *wrong.me.borrow_mut() = Some(wrong.clone());
+    drop(wrong);
+    // `keep` has two handles and two reported edges: the collector takes it for garbage
+    // (documented), drops its value, and the handle then sees it dead.
+    assert_eq!(gc_api::collect(), 2);
+    assert_eq!(drops.get(), 1);
+    assert!(Gc::is_dead(&keep));
+    assert!(Gc::try_deref(&keep).is_none());
+    assert_eq!(Gc::strong_count(&keep), 1, "the memory is still held");
+    assert!(gc_api::object_at(Gc::id(&keep)).is_none());
+    assert!(catch_unwind(AssertUnwindSafe(|| keep.next.borrow().is_none())).is_err());
+    drop(keep);
+    assert_eq!(drops.get(), 1, "no second drop");
+    assert_eq!(gc_api::collect(), 0);
+}

@@ -139,11 +139,14 @@ fn freeing_an_untracked_object_leaves_the_count_alone() {
     assert_eq!(gc_api::get_count(), [2, 0, 0]);
 }
 
+/// What a callback saw: phase, info, allocations so far, and `get_count()` then.
+type Seen = Rc<RefCell<Vec<(Phase, CallbackInfo, usize, [usize; 3])>>>;
+
 #[test]
 fn first_automatic_collection_runs_during_the_701st_allocation() {
     quiet();
     let allocated = Rc::new(Cell::new(0usize));
-    let seen: Rc<RefCell<Vec<(Phase, CallbackInfo, usize, [usize; 3])>>> = Rc::default();
+    let seen: Seen = Rc::default();
     let id = {
         let allocated = allocated.clone();
         let seen = seen.clone();

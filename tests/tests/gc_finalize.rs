@@ -518,3 +518,45 @@ fn thread_exit_runs_a_last_full_collection() {
     .unwrap();
     assert_eq!(finalized.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+fn thread_exit_with_handles_in_other_thread_locals_never_frees_under_them() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        thread_local! {
+            // Initialised before the thread's heap exists, so it may be destroyed after it.
+            static EARLY: RefCell<Option<Gc<Keeper>>> = const { RefCell::new(None) };
+        }
+        #[derive(Trace, Finalize)]
+        struct Keeper {
+            inner: Gc<String>,
+            next: RefCell<Option<Gc<Keeper>>>,
+            #[gc(skip)]
+            seen: Arc<std::sync::Mutex<Vec<String>>>,
+        }
+        impl Drop for Keeper {
+            fn drop(&mut self) {
+                // Whenever this runs, the handles it holds are still valid.
+                let text = Gc::try_deref(&self.inner).cloned().unwrap_or_default();
+                self.seen.lock().unwrap().push(text);
+            }
+        }
+        EARLY.with(|e| assert!(e.borrow().is_none()));
+        gc_api::disable();
+        let k = Gc::new(Keeper {
+            inner: Gc::new("inner".to_string()),
+            next: RefCell::new(None),
+            seen: s,
+        });
+        *k.next.borrow_mut() = Some(k.clone());
+        EARLY.with(|e| *e.borrow_mut() = Some(k));
+    })
+    .join()
+    .unwrap();
+    // Either the thread-local went first (then the exit collection freed the cycle) or
+    // the heap went first (then the cycle is leaked). Never a read of freed memory.
+    let seen = seen.lock().unwrap();
+    assert!(seen.len() <= 1, "{seen:?}");
+    assert!(seen.iter().all(|t| t == "inner"), "{seen:?}");
+}

@@ -454,3 +454,80 @@ fn weak_reference_made_by_a_finalizer_to_garbage_dies_with_it() {
         "their callbacks ran when the values died"
     );
 }
+
+#[test]
+fn cycle_through_a_traced_weak_callback_is_collected() {
+    // CPython: a weakref traverses its callback, so `o.w = ref(o, lambda r, o=o: None)`
+    // is an ordinary collectable cycle (and the callback, being garbage, never runs).
+    // Here the callback's state must be given as traced state to be seen.
+    quiet();
+    let a = node("a");
+    let weak_a = Gc::downgrade(&a);
+    let (calls, cb) = counter();
+    *a.weak.borrow_mut() = Some(Weak::with_traced_callback(
+        &a,
+        a.clone(),
+        move |_captured: Gc<Node>| cb(),
+    ));
+    drop(a);
+    gc_api::collect();
+    assert!(
+        weak_a.upgrade().is_none(),
+        "a -> weak reference -> callback state -> a is unreachable and must be collected"
+    );
+    assert_eq!(calls.get(), 0, "the weak reference was garbage: no callback");
+}
+
+#[test]
+fn a_gc_captured_by_an_opaque_callback_keeps_its_target() {
+    // Documented: a plain closure is opaque, so what it captures counts as referenced
+    // from outside; the object survives until the weak reference is dropped.
+    quiet();
+    let a = node("a");
+    let weak_a = Gc::downgrade(&a);
+    let captured = a.clone();
+    *a.weak.borrow_mut() = Some(Weak::with_callback(&a, move || {
+        let _keep = &captured;
+    }));
+    drop(a);
+    gc_api::collect();
+    let a = weak_a.upgrade().expect("kept alive by the opaque callback");
+    a.weak.borrow_mut().take();
+    drop(a);
+    gc_api::collect();
+    assert!(weak_a.upgrade().is_none(), "freed once the callback is gone");
+}
+
+#[test]
+fn collect_from_a_callback_during_a_refcount_free() {
+    quiet();
+    let result: Rc<Cell<Option<usize>>> = Rc::default();
+    // Unrelated garbage waiting for a collection.
+    let g = node("garbage");
+    link(&g, &g);
+    drop(g);
+    // A chain whose head dies by refcounting; the callback collects mid-free.
+    let head = node("head");
+    let child = node("child");
+    link(&head, &child);
+    let weak_child = Gc::downgrade(&child);
+    drop(child);
+    let _w = {
+        let result = result.clone();
+        Weak::with_callback(&head, move || result.set(Some(gc_api::collect())))
+    };
+    drop(head);
+    assert_eq!(
+        result.get(),
+        Some(1),
+        "a real collection: nothing else was running"
+    );
+    assert!(weak_child.upgrade().is_none());
+    assert_eq!(gc_api::collect(), 0);
+    let left = gc_api::get_objects(None).unwrap();
+    assert_eq!(
+        left.len(),
+        2,
+        "only the two weak reference objects: {left:?}"
+    );
+}
