@@ -3,7 +3,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 fn main() {
-    let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(50_000_000);
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50_000_000);
     let t = Instant::now();
     for i in 0..n {
         drop(black_box(gc_api::Gc::new(black_box(i))));

@@ -481,7 +481,8 @@ fn delete_garbage(heap: &GcHeap, collectable: &Links, old: &Links, save_all: boo
         unsafe { list::merge(collectable, old) };
         return;
     }
-    let was_freeing = heap.freeing.replace(true);
+    let depth = heap.free_depth.get();
+    heap.free_depth.set(depth + 1);
     while !list::is_empty(collectable) {
         let h = Header::from_links(collectable.next.get());
         heap.incref(h);
@@ -495,5 +496,5 @@ fn delete_garbage(heap: &GcHeap, collectable: &Links, old: &Links, save_all: boo
         }
         heap.drain_free_queue();
     }
-    heap.freeing.set(was_freeing);
+    heap.free_depth.set(depth);
 }

@@ -20,6 +20,9 @@ use std::rc::Rc;
 
 pub(crate) const NUM_GENERATIONS: usize = 3;
 
+/// Frees nested deeper than this are queued instead of run on the stack.
+const MAX_FREE_DEPTH: u32 = 16;
+
 /// A collection callback, shared so a snapshot can be called while the list changes.
 pub(crate) type Callback = Rc<dyn Fn(Phase, &CallbackInfo)>;
 
@@ -49,8 +52,10 @@ pub(crate) struct GcHeap {
     free_queue: RefCell<Vec<NonNull<Header>>>,
     /// Whether `free_queue` may be non-empty.
     queued: Cell<bool>,
-    /// The free loop is running (frees queue up instead of recursing).
-    pub(crate) freeing: Cell<bool>,
+    /// How many frees are nested on the stack. Up to `MAX_FREE_DEPTH` a free runs at
+    /// once (depth-first, cache-friendly); deeper ones queue up, so freeing a chain of any
+    /// length uses bounded stack.
+    pub(crate) free_depth: Cell<u32>,
     /// A collection is walking the lists: frees wait until it is done.
     pub(crate) defer_frees: Cell<bool>,
     /// For each object with weak references, its weak cells, oldest first.
@@ -157,7 +162,7 @@ impl GcHeap {
             garbage: RefCell::default(),
             free_queue: RefCell::default(),
             queued: Cell::new(false),
-            freeing: Cell::new(false),
+            free_depth: Cell::new(0),
             defer_frees: Cell::new(false),
             weak_table: RefCell::default(),
             panic: RefCell::new(None),
@@ -272,29 +277,36 @@ impl GcHeap {
     }
 
     /// The strong count of `h` reached zero: free it (after its finalizer, which may
-    /// resurrect it), or queue it when a free or a collection's graph phase is running.
-    /// Never recurses: a chain of any length is freed by the loop here.
+    /// resurrect it), or queue it when frees are nested `MAX_FREE_DEPTH` deep or a
+    /// collection's graph phase is running. The outermost free drains the queue, so a
+    /// chain of any length is freed with bounded stack.
     pub(crate) fn release(&self, h: NonNull<Header>) {
         // SAFETY: `h` is a live object whose count just reached zero.
         unsafe { h.as_ref().set(flags::FREEING) };
-        if self.freeing.get() || self.defer_frees.get() {
+        let depth = self.free_depth.get();
+        if depth >= MAX_FREE_DEPTH || self.defer_frees.get() {
             self.free_queue.borrow_mut().push(h);
             self.queued.set(true);
             return;
         }
-        self.freeing.set(true);
+        self.free_depth.set(depth + 1);
         // SAFETY: as above.
         unsafe { self.free_object(h) };
-        if self.queued.get() {
-            self.drain_free_queue();
-        }
-        self.freeing.set(false);
-        if !self.collecting.get() {
-            self.raise_pending_panic();
+        if depth == 0 {
+            if self.queued.get() {
+                self.drain_free_queue();
+            }
+            self.free_depth.set(0);
+            if !self.collecting.get() {
+                self.raise_pending_panic();
+            }
+        } else {
+            self.free_depth.set(depth);
         }
     }
 
-    /// Frees every queued object (the caller holds `freeing` or just ended a graph phase).
+    /// Frees every queued object (the caller has raised `free_depth`, so frees nested in
+    /// these ones do not drain the queue themselves).
     pub(crate) fn drain_free_queue(&self) {
         loop {
             let next = self.free_queue.borrow_mut().pop();
@@ -312,9 +324,10 @@ impl GcHeap {
         if !self.queued.get() {
             return;
         }
-        let was_freeing = self.freeing.replace(true);
+        let depth = self.free_depth.get();
+        self.free_depth.set(depth + 1);
         self.drain_free_queue();
-        self.freeing.set(was_freeing);
+        self.free_depth.set(depth);
     }
 
     /// # Safety

@@ -475,7 +475,11 @@ fn cycle_through_a_traced_weak_callback_is_collected() {
         weak_a.upgrade().is_none(),
         "a -> weak reference -> callback state -> a is unreachable and must be collected"
     );
-    assert_eq!(calls.get(), 0, "the weak reference was garbage: no callback");
+    assert_eq!(
+        calls.get(),
+        0,
+        "the weak reference was garbage: no callback"
+    );
 }
 
 #[test]
@@ -495,7 +499,10 @@ fn a_gc_captured_by_an_opaque_callback_keeps_its_target() {
     a.weak.borrow_mut().take();
     drop(a);
     gc_api::collect();
-    assert!(weak_a.upgrade().is_none(), "freed once the callback is gone");
+    assert!(
+        weak_a.upgrade().is_none(),
+        "freed once the callback is gone"
+    );
 }
 
 #[test]
