@@ -108,9 +108,12 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
     }
 
     let young = heap.generation(generation);
-    for g in 0..generation {
+    // Lists are kept newest first (objects mostly refer to older ones, so the walk of
+    // `move_unreachable` then meets a referrer before what it refers to, and rarely has
+    // to move an object back from `unreachable`): younger generations go in front.
+    for g in (0..generation).rev() {
         // SAFETY: generation lists are well formed.
-        unsafe { list::merge(heap.generation(g), young) };
+        unsafe { list::merge_front(heap.generation(g), young) };
     }
     let old = if generation + 1 < NUM_GENERATIONS {
         heap.generation(generation + 1)
@@ -120,7 +123,9 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
 
     let unreachable = Links::unlinked();
     list::init(&unreachable);
-    let (examined, mut unreachable_count, poisoned) = deduce_unreachable(heap, young, &unreachable);
+    let promote_to = (generation + 1).min(NUM_GENERATIONS - 1);
+    let (examined, mut unreachable_count, poisoned) =
+        deduce_unreachable(heap, young, &unreachable, promote_to);
     if poisoned {
         // A `trace` panicked: what it would have shown is unknown, so everything survives.
         restore_unreachable(&unreachable, young);
@@ -135,7 +140,7 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
             heap.long_lived_pending.set(pending);
         }
         // SAFETY: both are well-formed lists.
-        unsafe { list::merge(young, old) };
+        unsafe { list::merge_front(young, old) };
     } else {
         heap.long_lived_pending.set(0);
         heap.long_lived_total.set(examined - unreachable_count);
@@ -194,11 +199,16 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
 /// links restored) and `unreachable` the rest (still `COLLECTING | UNREACHABLE`).
 /// Returns how many objects were examined, how many are unreachable, and whether a
 /// `trace` panicked.
-fn deduce_unreachable(heap: &GcHeap, young: &Links, unreachable: &Links) -> (usize, usize, bool) {
+fn deduce_unreachable(
+    heap: &GcHeap,
+    young: &Links,
+    unreachable: &Links,
+    promote_to: usize,
+) -> (usize, usize, bool) {
     heap.defer_frees.set(true);
     let examined = update_refs(young);
     let mut poisoned = subtract_refs(heap, young);
-    let (unreachable_count, panicked) = move_unreachable(heap, young, unreachable);
+    let (unreachable_count, panicked) = move_unreachable(heap, young, unreachable, promote_to);
     poisoned |= panicked;
     heap.defer_frees.set(false);
     heap.run_deferred_frees();
@@ -293,18 +303,28 @@ pub(crate) unsafe fn visit_decref(target: NonNull<Header>) {
 /// reachable and marks what it reaches reachable too (moving it back from `unreachable`
 /// to the end of `young` if needed); one with `gc_refs == 0` moves to `unreachable` for
 /// now. `young` is singly linked during the walk: `prev` links are restored behind it.
-fn move_unreachable(heap: &GcHeap, young: &Links, unreachable: &Links) -> (usize, bool) {
+fn move_unreachable(
+    heap: &GcHeap,
+    young: &Links,
+    unreachable: &Links,
+    promote_to: usize,
+) -> (usize, bool) {
+    let generation_bits = (promote_to as u32) << flags::GEN_SHIFT;
     let mut tracer = Tracer::new(TraceMode::MarkReachable);
     tracer.young = young;
     // `prev` is the last node kept (or the sentinel); its `next` is the node to examine.
     let prev: std::cell::Cell<*const Links> = std::cell::Cell::new(young);
     let mut moved = 0usize;
     // A reachable node is done: its `prev` link comes back and the walk moves past it.
+    // A kept object is tagged with the generation it is about to join.
     let keep = |node: *const Links| {
         // SAFETY: `node` is a live node of `young`.
         unsafe {
             (*node).prev.set(prev.get() as usize);
-            Header::from_links(node).as_ref().clear(flags::COLLECTING);
+            let hdr = Header::from_links(node).as_ref();
+            hdr.flags.set(
+                (hdr.flags.get() & !(flags::COLLECTING | flags::GEN_MASK)) | generation_bits,
+            );
         }
         prev.set(node);
     };
@@ -456,14 +476,23 @@ fn handle_resurrected_objects(
     still_unreachable: &Links,
     old: &Links,
 ) -> usize {
-    let (_, mut count, poisoned) = deduce_unreachable(heap, unreachable, still_unreachable);
+    let promote_to = old_generation_of(heap, old);
+    let (_, mut count, poisoned) =
+        deduce_unreachable(heap, unreachable, still_unreachable, promote_to);
     if poisoned {
         restore_unreachable(still_unreachable, unreachable);
         count = 0;
     }
     // SAFETY: both are well-formed lists.
-    unsafe { list::merge(unreachable, old) };
+    unsafe { list::merge_front(unreachable, old) };
     count
+}
+
+/// The number of the generation list `old`.
+fn old_generation_of(heap: &GcHeap, old: &Links) -> usize {
+    (0..NUM_GENERATIONS)
+        .find(|&g| ptr::eq(heap.generation(g), old))
+        .unwrap_or(NUM_GENERATIONS - 1)
 }
 
 /// Step 9: drop the values of the garbage (or save it under `SAVEALL`). Each object is

@@ -252,26 +252,38 @@ impl GcHeap {
         }
     }
 
-    /// Links a tracked object onto `list`.
+    /// Links a tracked object onto the head of `list` (lists are kept newest first).
     pub(crate) fn track(&self, h: NonNull<Header>, list: &Links) {
         // SAFETY: `h` is a live tracked object on no list.
         unsafe {
-            list::append(Header::links(h), list);
+            list::prepend(Header::links(h), list);
             h.as_ref().set(flags::TRACKED);
         }
     }
 
-    /// Takes a tracked object off its list; a freed tracked object counts down generation 0.
+    /// Takes a tracked object off its list; a freed tracked object counts down generation 0
+    /// (as CPython), and one promoted into the oldest generation leaves the long-lived
+    /// counts, so that objects dying by refcounting do not call for full collections.
     pub(crate) fn untrack(&self, h: NonNull<Header>) {
         // SAFETY: `h` is a live object; if TRACKED it is on a well-formed list.
-        unsafe {
-            if h.as_ref().has(flags::TRACKED) {
-                list::remove(Header::links(h));
-                h.as_ref().clear(flags::TRACKED);
-                let c0 = self.counts[0].get();
-                if c0 > 0 {
-                    self.counts[0].set(c0 - 1);
-                }
+        let hdr = unsafe { h.as_ref() };
+        if !hdr.has(flags::TRACKED) {
+            return;
+        }
+        // SAFETY: as above.
+        unsafe { list::remove(Header::links(h)) };
+        hdr.clear(flags::TRACKED);
+        let c0 = self.counts[0].get();
+        if c0 > 0 {
+            self.counts[0].set(c0 - 1);
+        }
+        if (hdr.flags.get() & flags::GEN_MASK) >> flags::GEN_SHIFT == 2 {
+            let pending = self.long_lived_pending.get();
+            if pending > 0 {
+                self.long_lived_pending.set(pending - 1);
+            } else {
+                let total = self.long_lived_total.get();
+                self.long_lived_total.set(total.saturating_sub(1));
             }
         }
     }

@@ -48,6 +48,22 @@ pub(crate) unsafe fn append(node: *const Links, head: &Links) {
     }
 }
 
+/// Inserts `node` at the head of `head` (right after the sentinel).
+///
+/// # Safety
+/// `node` is a live node on no list; `head` a well-formed list.
+pub(crate) unsafe fn prepend(node: *const Links, head: &Links) {
+    // SAFETY: the caller guarantees both are live; the first node of a well-formed list is
+    // live (or the sentinel itself).
+    unsafe {
+        let first = head.next.get();
+        (*node).next.set(first);
+        (*node).prev.set(head as *const Links as usize);
+        (*first).prev.set(node as usize);
+        head.next.set(node);
+    }
+}
+
 /// Unlinks `node` from whatever well-formed list holds it.
 ///
 /// # Safety
@@ -81,6 +97,27 @@ pub(crate) unsafe fn merge(from: &Links, to: &Links) {
         (*first).prev.set(to_tail as usize);
         (*last).next.set(to);
         to.prev.set(last as usize);
+    }
+    init(from);
+}
+
+/// Moves every node of `from` to the head of `to`, in order; `from` becomes empty.
+///
+/// # Safety
+/// Both are well-formed lists.
+pub(crate) unsafe fn merge_front(from: &Links, to: &Links) {
+    if is_empty(from) {
+        return;
+    }
+    // SAFETY: the ends of well-formed lists are live.
+    unsafe {
+        let first = from.next.get();
+        let last = from.prev_node();
+        let to_first = to.next.get();
+        (*last).next.set(to_first);
+        (*to_first).prev.set(last as usize);
+        to.next.set(first);
+        (*first).prev.set(to as *const Links as usize);
     }
     init(from);
 }

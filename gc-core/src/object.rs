@@ -35,6 +35,10 @@ pub(crate) mod flags {
     pub const UNREACHABLE: u32 = 1 << 6;
     /// Allocated outside the pools (large or over-aligned).
     pub const LARGE: u32 = 1 << 7;
+    /// The generation a tracked object was last promoted into (2 bits), kept so that an
+    /// old object dying by refcounting can be taken off the long-lived counts.
+    pub const GEN_SHIFT: u32 = 8;
+    pub const GEN_MASK: u32 = 0b11 << GEN_SHIFT;
 }
 
 /// The part of every object the collector and the handles share.
