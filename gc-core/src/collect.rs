@@ -146,7 +146,13 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
         heap.long_lived_total.set(examined - unreachable_count);
     }
 
-    let to_finalize = handle_weakrefs(heap, &unreachable);
+    // The weak-reference and finalizer pass is skipped when nothing moved to
+    // `unreachable` had weak references or a finalizer to run.
+    let to_finalize = if heap.special_unreachable.get() > 0 {
+        handle_weakrefs(heap, &unreachable)
+    } else {
+        0
+    };
     let final_unreachable = Links::unlinked();
     list::init(&final_unreachable);
     let collected = if to_finalize > 0 {
@@ -206,6 +212,7 @@ fn deduce_unreachable(
     promote_to: usize,
 ) -> (usize, usize, bool) {
     heap.defer_frees.set(true);
+    heap.special_unreachable.set(0);
     let examined = update_refs(young);
     let mut poisoned = subtract_refs(heap, young);
     let (unreachable_count, panicked) = move_unreachable(heap, young, unreachable, promote_to);
@@ -311,7 +318,6 @@ fn move_unreachable(
 ) -> (usize, bool) {
     let generation_bits = (promote_to as u32) << flags::GEN_SHIFT;
     let mut tracer = Tracer::new(TraceMode::MarkReachable);
-    tracer.young = young;
     // `prev` is the last node kept (or the sentinel); its `next` is the node to examine.
     let prev: std::cell::Cell<*const Links> = std::cell::Cell::new(young);
     let mut moved = 0usize;
@@ -322,9 +328,8 @@ fn move_unreachable(
         unsafe {
             (*node).prev.set(prev.get() as usize);
             let hdr = Header::from_links(node).as_ref();
-            hdr.flags.set(
-                (hdr.flags.get() & !(flags::COLLECTING | flags::GEN_MASK)) | generation_bits,
-            );
+            hdr.flags
+                .set((hdr.flags.get() & !(flags::COLLECTING | flags::GEN_MASK)) | generation_bits);
         }
         prev.set(node);
     };
@@ -338,6 +343,7 @@ fn move_unreachable(
                     let h = Header::from_links(node);
                     if (*node).prev.get() > 0 {
                         tracer.opaque = false;
+                        tracer.current = node;
                         trace_object(h, &mut tracer);
                         keep(node);
                     } else {
@@ -347,8 +353,15 @@ fn move_unreachable(
                         (*node).prev.set(last as usize);
                         (*node).next.set(unreachable);
                         unreachable.prev.set(node as usize);
-                        h.as_ref().set(flags::UNREACHABLE);
+                        let hdr = h.as_ref();
+                        hdr.set(flags::UNREACHABLE);
                         moved += 1;
+                        if hdr.has(flags::HAS_WEAK)
+                            || (hdr.vtable.finalize.is_some() && !hdr.has(flags::FINALIZED))
+                        {
+                            heap.special_unreachable
+                                .set(heap.special_unreachable.get() + 1);
+                        }
                     }
                     node = (*prev.get()).next.get();
                 }
@@ -365,31 +378,33 @@ fn move_unreachable(
 /// Called for each edge of a reachable object during `move_unreachable`; returns whether
 /// it moved `target` back from `unreachable`.
 ///
+/// CPython appends such an object to the end of `young`; here it goes right after the
+/// object being traced (`current`), so the walk takes it next: survivors end up in
+/// traversal order, and the next collection of the same graph moves nothing.
+///
 /// # Safety
-/// `target` is a live object; `young` is the list `move_unreachable` is walking.
+/// `target` is a live object; `current` is the node `move_unreachable` is tracing.
 #[inline]
-pub(crate) unsafe fn visit_reachable(target: NonNull<Header>, young: *const Links) -> bool {
+pub(crate) unsafe fn visit_reachable(target: NonNull<Header>, current: *const Links) -> bool {
     // SAFETY: guaranteed by the caller.
     let hdr = unsafe { target.as_ref() };
     if !hdr.has(flags::COLLECTING) {
         return false;
     }
     // SAFETY: a COLLECTING object is tracked; the lists involved are as the walk keeps
-    // them (the unreachable list doubly linked, `young.prev` its current tail).
+    // them (the unreachable list doubly linked, `young` singly linked ahead of `current`).
     unsafe {
         let links = Header::links(target);
         if hdr.has(flags::UNREACHABLE) {
-            // Moved to `unreachable` earlier, reachable after all: back to the end of
-            // `young`, where the walk will reach it again.
+            // Moved to `unreachable` earlier, reachable after all: back into `young`, right
+            // after the object being traced, where the walk reaches it next.
             let prev = (*links).prev_node();
             let next = (*links).next.get();
             (*prev).next.set(next);
             (*next).prev.set(prev as usize);
             hdr.clear(flags::UNREACHABLE);
-            let last = (*young).prev_node();
-            (*last).next.set(links);
-            (*links).next.set(young);
-            (*young).prev.set(links as usize);
+            (*links).next.set((*current).next.get());
+            (*current).next.set(links);
             (*links).prev.set(1);
             true
         } else {

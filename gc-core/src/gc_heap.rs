@@ -58,6 +58,9 @@ pub(crate) struct GcHeap {
     pub(crate) free_depth: Cell<u32>,
     /// A collection is walking the lists: frees wait until it is done.
     pub(crate) defer_frees: Cell<bool>,
+    /// Objects the last `move_unreachable` put on `unreachable` that have weak references
+    /// or a finalizer still to run (an upper bound: some may have moved back).
+    pub(crate) special_unreachable: Cell<usize>,
     /// For each object with weak references, its weak cells, oldest first.
     pub(crate) weak_table: RefCell<HashMap<usize, Vec<NonNull<Header>>>>,
     /// The first panic caught in user code, re-raised once the heap is consistent.
@@ -164,6 +167,7 @@ impl GcHeap {
             queued: Cell::new(false),
             free_depth: Cell::new(0),
             defer_frees: Cell::new(false),
+            special_unreachable: Cell::new(0),
             weak_table: RefCell::default(),
             panic: RefCell::new(None),
             has_panic: Cell::new(false),
@@ -384,7 +388,9 @@ impl GcHeap {
             crate::weak::clear_weakrefs(self, h);
         }
         self.untrack(h);
-        hdr.set(flags::DEAD);
+        // A dead object is in no collection any more, whatever list it was taken from.
+        hdr.flags
+            .set((hdr.flags.get() | flags::DEAD) & !(flags::COLLECTING | flags::UNREACHABLE));
         if hdr.vtable.needs_drop {
             let value = Header::value_ptr(h);
             let drop_value = hdr.vtable.drop_value;

@@ -206,8 +206,8 @@ pub(crate) enum TraceMode {
 /// The visitor handed to [`Trace::trace`]. Users only pass it on to their fields.
 pub struct Tracer {
     pub(crate) mode: TraceMode,
-    /// `MarkReachable`: the list that reachable objects are appended to.
-    pub(crate) young: *const Links,
+    /// `MarkReachable`: the node being traced; objects found reachable go right after it.
+    pub(crate) current: *const Links,
     /// `Collect`: where targets go.
     pub(crate) found: Vec<NonNull<Header>>,
     /// Set when a value could not show its edges (e.g. a `RefCell` mutably borrowed).
@@ -226,7 +226,7 @@ impl Tracer {
     pub(crate) fn new(mode: TraceMode) -> Tracer {
         Tracer {
             mode,
-            young: ptr::null(),
+            current: ptr::null(),
             found: Vec::new(),
             opaque: false,
             moved_back: 0,
@@ -250,9 +250,9 @@ impl Tracer {
             // SAFETY: the caller guarantees a live object.
             TraceMode::SubtractRefs => unsafe { crate::collect::visit_decref(header) },
             TraceMode::MarkReachable => {
-                // SAFETY: the caller guarantees a live object; `young` was set by the
+                // SAFETY: the caller guarantees a live object; `current` was set by the
                 // collector.
-                if unsafe { crate::collect::visit_reachable(header, self.young) } {
+                if unsafe { crate::collect::visit_reachable(header, self.current) } {
                     self.moved_back += 1;
                 }
             }
