@@ -371,19 +371,42 @@ impl HeapCore {
     /// frees one block at a time reuses it without re-initialising pool or arena.
     #[cold]
     unsafe fn pool_became_empty(&mut self, pool: *mut Pool) {
-        // SAFETY: `pool` is a live header of ours; its arena header is live too.
-        let arena_would_empty =
-            unsafe { (*arena_of(pool.cast())).nfreepools } as usize + 1 == POOLS_PER_ARENA;
-        if arena_would_empty
-            && self.hot_pool.is_null()
-            && self.ncached < self.config.retained_empty_arenas
-        {
-            self.hot_pool = pool;
-            self.ncached += 1;
+        let arena = arena_of(pool.cast());
+        let old = self.hot_pool;
+        // SAFETY: `pool` is a live header of ours, its arena header is live too, and the
+        // hot pool (if any) is a live pool of ours.
+        let (free_after, old_idle_here) = unsafe {
+            (
+                (*arena).nfreepools as usize + 1,
+                !old.is_null() && (*old).count == 0 && arena_of(old.cast()) == arena,
+            )
+        };
+        // Would the arena be empty but for this pool (and an idle hot pool)?
+        let arena_would_empty = free_after == POOLS_PER_ARENA
+            || (old_idle_here && free_after + 1 == POOLS_PER_ARENA);
+        if !arena_would_empty {
+            // SAFETY: as above.
+            unsafe { self.return_empty_pool(pool) };
             return;
         }
-        // SAFETY: as above.
-        unsafe { self.return_empty_pool(pool) }
+        // The newest candidate takes over as hot pool; the previous one, if empty, goes
+        // back to its arena afterwards.
+        self.hot_pool = ptr::null_mut();
+        if !old.is_null() {
+            self.ncached -= 1;
+        }
+        if self.ncached < self.config.retained_empty_arenas {
+            self.hot_pool = pool;
+            self.ncached += 1;
+        } else {
+            // SAFETY: as above.
+            unsafe { self.return_empty_pool(pool) };
+        }
+        // SAFETY: the old hot pool is a live pool of ours on `usedpools`.
+        if !old.is_null() && unsafe { (*old).count } == 0 {
+            // SAFETY: as above; it is empty and no longer hot.
+            unsafe { self.return_empty_pool(old) };
+        }
     }
 
     /// Moves an empty pool from `usedpools` back to its arena.
