@@ -239,6 +239,7 @@ impl GcHeap {
     ///
     /// # Safety
     /// `h` is an object of this heap with no handle left, off every list; not used again.
+    #[inline]
     unsafe fn free_block(&self, h: NonNull<Header>) {
         // SAFETY: the header is still readable (caller).
         let (vt, large) = unsafe { (h.as_ref().vtable, h.as_ref().has(flags::LARGE)) };
@@ -268,6 +269,7 @@ impl GcHeap {
     /// Takes a tracked object off its list; a freed tracked object counts down generation 0
     /// (as CPython), and one promoted into the oldest generation leaves the long-lived
     /// counts, so that objects dying by refcounting do not call for full collections.
+    #[inline]
     pub(crate) fn untrack(&self, h: NonNull<Header>) {
         // SAFETY: `h` is a live object; if TRACKED it is on a well-formed list.
         let hdr = unsafe { h.as_ref() };
@@ -298,7 +300,9 @@ impl GcHeap {
     /// chain of any length is freed with bounded stack.
     pub(crate) fn release(&self, h: NonNull<Header>) {
         // SAFETY: `h` is a live object whose count just reached zero.
-        unsafe { h.as_ref().set(flags::FREEING) };
+        let hdr = unsafe { h.as_ref() };
+        let object_flags = hdr.flags.get() | flags::FREEING;
+        hdr.flags.set(object_flags);
         let depth = self.free_depth.get();
         if depth >= MAX_FREE_DEPTH || self.defer_frees.get() {
             self.free_queue.borrow_mut().push(h);
@@ -307,7 +311,7 @@ impl GcHeap {
         }
         self.free_depth.set(depth + 1);
         // SAFETY: as above.
-        unsafe { self.free_object(h) };
+        unsafe { self.free_object(h, object_flags) };
         if depth == 0 {
             if self.queued.get() {
                 self.drain_free_queue();
@@ -328,7 +332,7 @@ impl GcHeap {
             let next = self.free_queue.borrow_mut().pop();
             match next {
                 // SAFETY: queued objects have a zero count and are not yet freed.
-                Some(h) => unsafe { self.free_object(h) },
+                Some(h) => unsafe { self.free_object(h, h.as_ref().flags.get()) },
                 None => break,
             }
         }
@@ -348,12 +352,15 @@ impl GcHeap {
 
     /// # Safety
     /// `h` is a live object with a zero count, marked FREEING, not freed before.
-    unsafe fn free_object(&self, h: NonNull<Header>) {
+    /// `object_flags` is the object's flags word, passed along by the caller that just
+    /// wrote it (reading it back at once can stall on store forwarding).
+    #[inline]
+    unsafe fn free_object(&self, h: NonNull<Header>, object_flags: u32) {
         // SAFETY: live until `free_block` below.
         let hdr = unsafe { h.as_ref() };
-        if !hdr.has(flags::DEAD) {
+        if object_flags & flags::DEAD == 0 {
             if let Some(finalize) = hdr.vtable.finalize
-                && !hdr.has(flags::FINALIZED)
+                && object_flags & flags::FINALIZED == 0
             {
                 // PEP 442: the finalizer sees the object alive (weak references
                 // upgrade), and may resurrect it.
@@ -381,6 +388,7 @@ impl GcHeap {
     /// Ends the value of `h`: its weak references die (their callbacks run), it leaves the
     /// generation lists, and its value is dropped in place. The memory stays until the
     /// last handle goes; handles then see the object dead.
+    #[inline]
     pub(crate) fn kill(&self, h: NonNull<Header>) {
         // SAFETY: `h` is live; its value is initialised until DEAD is set.
         let hdr = unsafe { h.as_ref() };
