@@ -56,6 +56,10 @@ pub(crate) struct GcHeap {
     /// once (depth-first, cache-friendly); deeper ones queue up, so freeing a chain of any
     /// length uses bounded stack.
     pub(crate) free_depth: Cell<u32>,
+    /// The object being freed at each depth, so a guard that catches a panic from a
+    /// `Drop` can finish the frees the panic cut short. Depths reach `MAX_FREE_DEPTH + 1`
+    /// (a queue drained by a collection that a free at the deepest level started).
+    in_progress: [Cell<*mut Header>; MAX_FREE_DEPTH as usize + 2],
     /// A collection is walking the lists: frees wait until it is done.
     pub(crate) defer_frees: Cell<bool>,
     /// Objects the last `move_unreachable` put on `unreachable` that have weak references
@@ -166,6 +170,7 @@ impl GcHeap {
             free_queue: RefCell::default(),
             queued: Cell::new(false),
             free_depth: Cell::new(0),
+            in_progress: [const { Cell::new(ptr::null_mut()) }; MAX_FREE_DEPTH as usize + 2],
             defer_frees: Cell::new(false),
             special_unreachable: Cell::new(0),
             weak_table: RefCell::default(),
@@ -309,9 +314,21 @@ impl GcHeap {
             self.queued.set(true);
             return;
         }
-        self.free_depth.set(depth + 1);
-        // SAFETY: as above.
-        unsafe { self.free_object(h, object_flags) };
+        let slot = depth + 1;
+        self.free_depth.set(slot);
+        // The outermost free guards itself and the frees nested in it; a nested free
+        // guards itself only while the thread unwinds (a second panic would abort).
+        if depth == 0 || std::thread::panicking() {
+            // SAFETY: as above.
+            unsafe { self.free_guarded(h, object_flags, slot) };
+        } else {
+            // A panic in a `Drop` below unwinds to the guard of the outermost release (or
+            // of the collector), which finishes the frees it cut short.
+            self.in_progress[slot as usize].set(h.as_ptr());
+            // SAFETY: as above.
+            unsafe { self.free_object(h, object_flags) };
+            self.in_progress[slot as usize].set(ptr::null_mut());
+        }
         if depth == 0 {
             if self.queued.get() {
                 self.drain_free_queue();
@@ -332,7 +349,10 @@ impl GcHeap {
             let next = self.free_queue.borrow_mut().pop();
             match next {
                 // SAFETY: queued objects have a zero count and are not yet freed.
-                Some(h) => unsafe { self.free_object(h, h.as_ref().flags.get()) },
+                Some(h) => {
+                    // SAFETY: as above.
+                    unsafe { self.free_guarded(h, h.as_ref().flags.get(), self.free_depth.get()) }
+                }
                 None => break,
             }
         }
@@ -348,6 +368,40 @@ impl GcHeap {
         self.free_depth.set(depth + 1);
         self.drain_free_queue();
         self.free_depth.set(depth);
+    }
+
+    /// `free_object` under a panic guard: a panic in a `Drop` (here or in a free nested
+    /// below, up to `slot`'s depth) is kept for later, and the frees it cut short are
+    /// finished, so no block is lost and no value dropped twice.
+    ///
+    /// # Safety
+    /// As `free_object`; `slot` is the current free depth (at least 1).
+    unsafe fn free_guarded(&self, h: NonNull<Header>, object_flags: u32, slot: u32) {
+        self.in_progress[slot as usize].set(h.as_ptr());
+        // SAFETY: guaranteed by the caller.
+        let freed = catch_unwind(AssertUnwindSafe(|| unsafe {
+            self.free_object(h, object_flags)
+        }));
+        if let Err(payload) = freed {
+            self.keep_panic(payload);
+            self.finish_cut_short_frees(slot);
+        }
+        self.in_progress[slot as usize].set(ptr::null_mut());
+    }
+
+    /// After a panic from a `Drop` was caught at free depth `slot - 1`: finishes every free
+    /// at depth `slot` and deeper that the unwinding cut short, and restores the depth.
+    /// Only a value's drop can unwind out of `free_object` (finalizers and weak callbacks
+    /// are guarded), and it runs after DEAD is set and the object is off every list: what
+    /// is left of each cut-short free is returning the block.
+    fn finish_cut_short_frees(&self, slot: u32) {
+        for cut_short in self.in_progress[slot as usize..].iter().rev() {
+            if let Some(h) = NonNull::new(cut_short.replace(ptr::null_mut())) {
+                // SAFETY: a freed object with no handle, off every list, DEAD.
+                unsafe { self.free_block(h) };
+            }
+        }
+        self.free_depth.set(slot);
     }
 
     /// # Safety
@@ -377,7 +431,9 @@ impl GcHeap {
                 }
                 hdr.set(flags::FREEING);
             }
-            self.kill(h);
+            // A panic in `Drop` leaves this object's block unreturned (a leak, never a
+            // double drop: DEAD is set first) and is caught by the outermost release.
+            self.kill_with(h, false);
         } else {
             self.untrack(h);
         }
@@ -390,6 +446,13 @@ impl GcHeap {
     /// last handle goes; handles then see the object dead.
     #[inline]
     pub(crate) fn kill(&self, h: NonNull<Header>) {
+        self.kill_with(h, true);
+    }
+
+    /// `kill`; with `guard` false a panic in `Drop` propagates to the caller's guard
+    /// (the outermost `release`), which saves one `catch_unwind` per freed object.
+    #[inline]
+    fn kill_with(&self, h: NonNull<Header>, guard: bool) {
         // SAFETY: `h` is live; its value is initialised until DEAD is set.
         let hdr = unsafe { h.as_ref() };
         if hdr.has(flags::HAS_WEAK) {
@@ -402,8 +465,19 @@ impl GcHeap {
         if hdr.vtable.needs_drop {
             let value = Header::value_ptr(h);
             let drop_value = hdr.vtable.drop_value;
-            // SAFETY: DEAD is set first, so nothing reads or drops the value again.
-            self.call_user(|| unsafe { drop_value(value) });
+            if guard {
+                let depth = self.free_depth.get();
+                // SAFETY: DEAD is set first, so nothing reads or drops the value again.
+                let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { drop_value(value) }));
+                if let Err(payload) = dropped {
+                    self.keep_panic(payload);
+                    self.finish_cut_short_frees(depth + 1);
+                    self.free_depth.set(depth);
+                }
+            } else {
+                // SAFETY: as above.
+                unsafe { drop_value(value) };
+            }
         }
     }
 

@@ -382,8 +382,8 @@ impl HeapCore {
             )
         };
         // Would the arena be empty but for this pool (and an idle hot pool)?
-        let arena_would_empty = free_after == POOLS_PER_ARENA
-            || (old_idle_here && free_after + 1 == POOLS_PER_ARENA);
+        let arena_would_empty =
+            free_after == POOLS_PER_ARENA || (old_idle_here && free_after + 1 == POOLS_PER_ARENA);
         if !arena_would_empty {
             // SAFETY: as above.
             unsafe { self.return_empty_pool(pool) };
