@@ -318,7 +318,14 @@ impl GcHeap {
         self.free_depth.set(slot);
         // The outermost free guards itself and the frees nested in it; a nested free
         // guards itself only while the thread unwinds (a second panic would abort).
-        if depth == 0 || std::thread::panicking() {
+        let runs_user_code = hdr.vtable.needs_drop
+            || hdr.vtable.finalize.is_some()
+            || object_flags & flags::HAS_WEAK != 0;
+        if !runs_user_code {
+            // Nothing here can panic: no guard needed.
+            // SAFETY: as above.
+            unsafe { self.free_object(h, object_flags) };
+        } else if depth == 0 || std::thread::panicking() {
             // SAFETY: as above.
             unsafe { self.free_guarded(h, object_flags, slot) };
         } else {
