@@ -1,7 +1,8 @@
 //! Builds ring nodes and runs full collections over them (live), then reclaims them:
 //! a target for `perf record` / `valgrind --tool=callgrind`.
-//! Usage: profile_collect [live|reclaim] [NODES]
-use gc_bench::graphs::gc_rings;
+//! Usage: profile_collect [live|reclaim|rc] [NODES] (`rc`: the same rings with `Rc`,
+//! broken by hand, for peak-RSS comparisons with `/usr/bin/time -v`).
+use gc_bench::graphs::{gc_rings, rc_drop_rings, rc_rings};
 use std::time::Instant;
 
 fn main() {
@@ -10,6 +11,16 @@ fn main() {
         .nth(2)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
+    if mode == "rc" {
+        let t = Instant::now();
+        let rings = rc_rings(nodes / 10, 10);
+        eprintln!(
+            "build: {:.1} ns/obj",
+            t.elapsed().as_nanos() as f64 / nodes as f64
+        );
+        rc_drop_rings(rings);
+        return;
+    }
     gc_api::disable();
     let t = Instant::now();
     let rings = gc_rings(nodes / 10, 10);
