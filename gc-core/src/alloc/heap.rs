@@ -13,8 +13,8 @@
 //!   `all_arenas`, and null again once an arena is unmapped.
 
 use super::{
-    ALIGNMENT, ARENA_SIZE, NB_SMALL_SIZE_CLASSES, POOL_SIZE, POOLS_PER_ARENA, class_size,
-    is_small_request, os, radix, size_class,
+    ARENA_SIZE, NB_SMALL_SIZE_CLASSES, POOL_SIZE, POOLS_PER_ARENA, class_size, is_small_request,
+    os, radix, size_class,
     stats::{MallocStats, SizeClassStats},
 };
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -51,7 +51,7 @@ pub(crate) struct Pool {
 }
 
 #[cfg(debug_assertions)]
-const GRANULES_PER_POOL: usize = POOL_SIZE / ALIGNMENT;
+const GRANULES_PER_POOL: usize = POOL_SIZE / super::ALIGNMENT;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
@@ -1218,7 +1218,7 @@ impl HeapCore {
 unsafe fn mark_live(bp: *mut u8, live: bool) {
     let arena = arena_of(bp);
     let pool = pool_of(bp);
-    let granule = (bp as usize - pool_base(pool) as usize) / ALIGNMENT;
+    let granule = (bp as usize - pool_base(pool) as usize) / super::ALIGNMENT;
     // SAFETY: the arena header is live (caller) and the indices are in range.
     let word = unsafe { &mut (*arena).live[pool_index(arena, pool)][granule / 64] };
     if live {
@@ -1239,7 +1239,7 @@ unsafe fn is_marked_live(bp: *mut u8) -> bool {
     }
     let arena = arena_of(bp);
     let pool = pool_of(bp);
-    let granule = (bp as usize - pool_base(pool) as usize) / ALIGNMENT;
+    let granule = (bp as usize - pool_base(pool) as usize) / super::ALIGNMENT;
     // SAFETY: the arena header is live (caller) and the indices are in range.
     let word = unsafe { (*arena).live[pool_index(arena, pool)][granule / 64] };
     word & (1 << (granule % 64)) != 0
