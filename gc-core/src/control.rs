@@ -215,8 +215,13 @@ pub(crate) fn referents_of(h: NonNull<Header>) -> Vec<NonNull<Header>> {
 }
 
 /// Moves every tracked object into the permanent generation, which collections skip.
+/// (Ignored when called from a `Trace` impl during a collection's walk of the lists.)
 pub fn freeze() {
     let h = heap();
+    if h.defer_frees.get() {
+        // Called from a `Trace` impl while a collection walks the lists: ignored.
+        return;
+    }
     for g in 0..NUM_GENERATIONS {
         // SAFETY: all of these are well-formed lists of the heap.
         unsafe { list::merge(h.generation(g), &h.permanent) };
@@ -227,6 +232,10 @@ pub fn freeze() {
 /// Moves the permanent generation back into the oldest generation.
 pub fn unfreeze() {
     let h = heap();
+    if h.defer_frees.get() {
+        // Called from a `Trace` impl while a collection walks the lists: ignored.
+        return;
+    }
     // SAFETY: both are well-formed lists of the heap.
     unsafe { list::merge(&h.permanent, h.generation(NUM_GENERATIONS - 1)) };
 }

@@ -35,6 +35,9 @@ pub(crate) struct GcHeap {
     pub(crate) large_objects: RefCell<HashSet<usize>>,
     pub(crate) generations: [Links; NUM_GENERATIONS],
     pub(crate) permanent: Links,
+    /// Objects allocated while a collection walks the lists (from a `Trace` impl): they
+    /// join generation 0 when the walk is over, so no list changes under it.
+    pending: Links,
     pub(crate) counts: [Cell<usize>; NUM_GENERATIONS],
     pub(crate) thresholds: [Cell<usize>; NUM_GENERATIONS],
     pub(crate) enabled: Cell<bool>,
@@ -156,6 +159,7 @@ impl GcHeap {
             large_objects: RefCell::default(),
             generations: [Links::unlinked(), Links::unlinked(), Links::unlinked()],
             permanent: Links::unlinked(),
+            pending: Links::unlinked(),
             counts: Default::default(),
             thresholds: [Cell::new(700), Cell::new(10), Cell::new(10)],
             enabled: Cell::new(true),
@@ -185,6 +189,7 @@ impl GcHeap {
             list::init(g);
         }
         list::init(&self.permanent);
+        list::init(&self.pending);
     }
 
     #[inline]
@@ -221,7 +226,12 @@ impl GcHeap {
             std::ptr::addr_of_mut!((*p).vtable).write(vt);
         }
         if vt.tracked {
-            self.track(header, &self.generations[0]);
+            let list = if self.defer_frees.get() {
+                &self.pending
+            } else {
+                &self.generations[0]
+            };
+            self.track(header, list);
         }
         Some(header)
     }
@@ -366,8 +376,11 @@ impl GcHeap {
         self.queued.set(false);
     }
 
-    /// Runs a release that was queued while a graph phase deferred frees.
+    /// After a graph phase: objects allocated during it join generation 0, and the frees
+    /// it deferred run.
     pub(crate) fn run_deferred_frees(&self) {
+        // SAFETY: both are well-formed lists; the walk that kept them apart is over.
+        unsafe { list::merge_front(&self.pending, &self.generations[0]) };
         if !self.queued.get() {
             return;
         }
