@@ -54,6 +54,15 @@ pub(crate) fn collect_main(heap: &GcHeap, generation: usize) -> usize {
         return 0;
     }
     heap.collecting.set(true);
+    // A `tracing` subscriber is user code too: if it panics where the lists are
+    // consistent (span, start and end events), the heap must not stay "collecting".
+    struct Collecting<'a>(&'a GcHeap);
+    impl Drop for Collecting<'_> {
+        fn drop(&mut self) {
+            self.0.collecting.set(false);
+        }
+    }
+    let collecting = Collecting(heap);
     heap.invoke_callbacks(
         Phase::Start,
         &CallbackInfo {
@@ -71,7 +80,7 @@ pub(crate) fn collect_main(heap: &GcHeap, generation: usize) -> usize {
             uncollectable: 0,
         },
     );
-    heap.collecting.set(false);
+    drop(collecting);
     heap.raise_pending_panic();
     collected
 }
@@ -171,7 +180,11 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
         list::for_each(&final_unreachable, |h| {
             // SAFETY: objects on the list are live.
             let name = (unsafe { h.as_ref() }.vtable.type_name)();
-            tracing::info!(target: "gc", "gc: collectable <{name} {:#x}>", h.as_ptr() as usize);
+            // The lists hang off this stack frame here: a panicking subscriber must not
+            // unwind through it.
+            heap.call_user(|| {
+                tracing::info!(target: "gc", "gc: collectable <{name} {:#x}>", h.as_ptr() as usize)
+            });
         });
     }
     delete_garbage(
@@ -455,6 +468,7 @@ fn handle_weakrefs(heap: &GcHeap, unreachable: &Links) -> usize {
 /// all of the garbage is intact. The list may change under finalizers (objects freed by
 /// refcounting leave it), so each object moves to `seen` before its finalizer runs.
 fn finalize_garbage(heap: &GcHeap, collectable: &Links) {
+    heap.finalizing.set(true);
     let seen = Links::unlinked();
     list::init(&seen);
     while !list::is_empty(collectable) {
@@ -480,6 +494,7 @@ fn finalize_garbage(heap: &GcHeap, collectable: &Links) {
     }
     // SAFETY: both are well-formed lists.
     unsafe { list::merge(&seen, collectable) };
+    heap.finalizing.set(false);
 }
 
 /// Step 8: recompute reachability inside `unreachable`; objects a finalizer made
@@ -529,6 +544,13 @@ fn delete_garbage(heap: &GcHeap, collectable: &Links, old: &Links, save_all: boo
     heap.free_depth.set(depth + 1);
     while !list::is_empty(collectable) {
         let h = Header::from_links(collectable.next.get());
+        // SAFETY: objects on the list are live.
+        if unsafe { h.as_ref() }.has(flags::FREEING) {
+            // Defensive: an object already queued for freeing is freed by the queue; it
+            // only leaves the list here.
+            heap.untrack(h);
+            continue;
+        }
         heap.incref(h);
         heap.kill(h);
         // SAFETY: `h` is live: we hold a reference.

@@ -185,9 +185,9 @@ pub fn get_referrers(objs: &[GcAny]) -> Vec<GcAny> {
     candidates
         .into_iter()
         .filter(|c| {
-            referents_of(c.header())
+            referents_of(c.header(), TraceMode::Collect)
                 .iter()
-                .any(|t| targets.contains(&(t.as_ptr() as usize)))
+                .any(|t| targets.contains(&t.id()))
         })
         .collect()
 }
@@ -195,19 +195,18 @@ pub fn get_referrers(objs: &[GcAny]) -> Vec<GcAny> {
 /// The objects `objs` refer to, in trace order (untracked ones included).
 pub fn get_referents(objs: &[GcAny]) -> Vec<GcAny> {
     objs.iter()
-        .flat_map(|o| referents_of(o.header()))
-        .filter_map(GcAny::from_live)
+        .flat_map(|o| referents_of(o.header(), TraceMode::Collect))
         .collect()
 }
 
 /// The edges of one object, in trace order.
-pub(crate) fn referents_of(h: NonNull<Header>) -> Vec<NonNull<Header>> {
+pub(crate) fn referents_of(h: NonNull<Header>, mode: TraceMode) -> Vec<GcAny> {
     // SAFETY: `h` is held by a handle, so it is live.
     let hdr = unsafe { h.as_ref() };
     if hdr.has(flags::DEAD) {
         return Vec::new();
     }
-    let mut tracer = Tracer::new(TraceMode::Collect);
+    let mut tracer = Tracer::new(mode);
     let value = Header::value_ptr(h);
     // SAFETY: a live object that is not DEAD has an initialised value.
     unsafe { (hdr.vtable.trace)(value, &mut tracer) };
@@ -300,11 +299,5 @@ pub fn object_at(id: usize) -> Option<GcAny> {
     if !is_object {
         return None;
     }
-    let h = NonNull::new(id as *mut Header)?;
-    // SAFETY: the allocator says a live object starts at `id`.
-    if unsafe { h.as_ref() }.has(flags::UNREACHABLE | flags::COLLECTING) {
-        // Garbage being collected is not handed out: only a finalizer may resurrect it.
-        return None;
-    }
-    GcAny::from_live(h)
+    GcAny::from_live(NonNull::new(id as *mut Header)?)
 }

@@ -65,6 +65,8 @@ pub(crate) struct GcHeap {
     in_progress: [Cell<*mut Header>; MAX_FREE_DEPTH as usize + 2],
     /// A collection is walking the lists: frees wait until it is done.
     pub(crate) defer_frees: Cell<bool>,
+    /// Finalizers of a collection's garbage are running (the resurrection check follows).
+    pub(crate) finalizing: Cell<bool>,
     /// Objects the last `move_unreachable` put on `unreachable` that have weak references
     /// or a finalizer still to run (an upper bound: some may have moved back).
     pub(crate) special_unreachable: Cell<usize>,
@@ -177,6 +179,7 @@ impl GcHeap {
             in_progress: [const { Cell::new(ptr::null_mut()) }; MAX_FREE_DEPTH as usize + 2],
             defer_frees: Cell::new(false),
             special_unreachable: Cell::new(0),
+            finalizing: Cell::new(false),
             weak_table: RefCell::default(),
             panic: RefCell::new(None),
             has_panic: Cell::new(false),
@@ -457,6 +460,11 @@ impl GcHeap {
         } else {
             self.untrack(h);
         }
+        if hdr.has(flags::HAS_WEAK) {
+            // Weak references made while the value died (from a weak callback or `Drop`)
+            // must not outlive the memory.
+            crate::weak::clear_weakrefs(self, h);
+        }
         // SAFETY: no handle is left and the object is off every list.
         unsafe { self.free_block(h) };
     }
@@ -504,8 +512,12 @@ impl GcHeap {
     /// Runs user code; a panic is caught and kept (the first one) to be re-raised once the
     /// heap is consistent again.
     pub(crate) fn call_user(&self, f: impl FnOnce()) {
+        let depth = self.free_depth.get();
         if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
             self.keep_panic(payload);
+            // The user code may have been freeing objects when it panicked.
+            self.finish_cut_short_frees(depth + 1);
+            self.free_depth.set(depth);
         }
     }
 
@@ -542,7 +554,12 @@ impl GcHeap {
     pub(crate) fn incref(&self, h: NonNull<Header>) {
         // SAFETY: `h` is live.
         let hdr = unsafe { h.as_ref() };
-        hdr.refcount.set(hdr.refcount.get() + 1);
+        let rc = hdr.refcount.get().wrapping_add(1);
+        hdr.refcount.set(rc);
+        if rc == 0 {
+            // As `Rc`: a count that wrapped would free a live object.
+            std::process::abort();
+        }
     }
 
     /// Drops a strong reference held by the heap itself.

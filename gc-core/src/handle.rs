@@ -254,6 +254,22 @@ impl<T: std::hash::Hash + 'static> std::hash::Hash for Gc<T> {
     }
 }
 
+/// Whether a new strong handle to `hdr` may be made from a raw reference (introspection,
+/// `Weak::upgrade`, `object_at`): not for an object being freed or dead, nor for one a
+/// collection is examining (`COLLECTING`) or has found unreachable, except while that
+/// collection's finalizers run, because the resurrection pass that follows them sees any
+/// handle kept (CPython: a `__del__` may resurrect through a weakref). A handle made at
+/// any other point could outlive the collection's verdict.
+fn may_hand_out(hdr: &Header) -> bool {
+    let finalizing = crate::gc_heap::heap_if_alive().is_some_and(|heap| heap.finalizing.get());
+    let refused = if finalizing {
+        flags::FREEING | flags::DEAD | flags::COLLECTING
+    } else {
+        flags::FREEING | flags::DEAD | flags::COLLECTING | flags::UNREACHABLE
+    };
+    !hdr.has(refused) && hdr.refcount.get() > 0
+}
+
 /// A strong handle to an object of any type (the result of introspection).
 pub struct GcAny {
     ptr: NonNull<Header>,
@@ -261,12 +277,11 @@ pub struct GcAny {
 }
 
 impl GcAny {
-    /// A new handle to `h` unless it is being freed or is dead.
+    /// A new handle to `h` unless it is being freed or is dead (see `may_hand_out`).
     pub(crate) fn from_live(h: NonNull<Header>) -> Option<GcAny> {
-        // SAFETY: callers pass objects found on the heap's lists or checked by the
-        // allocator, which are live.
-        let hdr = unsafe { h.as_ref() };
-        if hdr.has(flags::FREEING | flags::DEAD) || hdr.refcount.get() == 0 {
+        // SAFETY: callers pass objects found on the heap's lists, reported by a trace, or
+        // checked by the allocator, which are live.
+        if !may_hand_out(unsafe { h.as_ref() }) {
             return None;
         }
         inc_strong(h);
@@ -403,12 +418,16 @@ pub struct Weak<T: 'static> {
 
 impl<T: 'static> Weak<T> {
     fn make(target: &Gc<T>, callback: Option<Box<dyn Callback>>) -> Weak<T> {
+        // A weak reference to an object whose value is gone is born dead: nothing would
+        // clear it when the memory goes.
+        let alive = !Gc::is_dead(target);
         let cell = Gc::new(WeakCell {
-            target: Cell::new(Some(target.ptr)),
+            target: Cell::new(alive.then_some(target.ptr)),
             callback: RefCell::new(callback),
         });
-        let cell_ptr = Gc::header_ptr(&cell);
-        weak::register(heap(), target.ptr, cell_ptr);
+        if alive {
+            weak::register(heap(), target.ptr, Gc::header_ptr(&cell));
+        }
         Weak {
             cell: GcAny::from(cell),
             _marker: PhantomData,
@@ -454,8 +473,7 @@ impl<T: 'static> Weak<T> {
         let target = self.cell()?.target.get()?;
         // SAFETY: a target still recorded in a cell is live (cells are cleared before
         // their target's value dies or its memory goes).
-        let hdr = unsafe { target.as_ref() };
-        if hdr.has(flags::DEAD | flags::FREEING) || hdr.refcount.get() == 0 {
+        if !may_hand_out(unsafe { target.as_ref() }) {
             return None;
         }
         inc_strong(target);

@@ -58,11 +58,9 @@ pub mod introspect {
         }
     }
 
-    /// The objects `obj` refers to, including dead or untracked ones, in trace order.
+    /// The objects `obj` refers to (untracked ones too), in trace order; while finalizers
+    /// run, also the garbage being finalized.
     pub fn referents(obj: &GcAny) -> Vec<GcAny> {
-        crate::control::referents_of(obj.header())
-            .into_iter()
-            .filter_map(GcAny::from_live)
-            .collect()
+        crate::control::referents_of(obj.header(), crate::object::TraceMode::Collect)
     }
 }

@@ -199,7 +199,7 @@ pub(crate) enum TraceMode {
     SubtractRefs,
     /// `move_unreachable`: targets still tentatively unreachable become reachable.
     MarkReachable,
-    /// Introspection: record every target.
+    /// Introspection: record every target (as a strong handle, taken at once).
     Collect,
 }
 
@@ -208,8 +208,9 @@ pub struct Tracer {
     pub(crate) mode: TraceMode,
     /// `MarkReachable`: the node being traced; objects found reachable go right after it.
     pub(crate) current: *const Links,
-    /// `Collect`: where targets go.
-    pub(crate) found: Vec<NonNull<Header>>,
+    /// `Collect`: where targets go. Handles are taken during the visit, so a trace that
+    /// drops what it just reported cannot leave a dangling entry.
+    pub(crate) found: Vec<crate::handle::GcAny>,
     /// Set when a value could not show its edges (e.g. a `RefCell` mutably borrowed).
     pub(crate) opaque: bool,
     /// `MarkReachable`: objects moved back from the unreachable list.
@@ -256,7 +257,7 @@ impl Tracer {
                     self.moved_back += 1;
                 }
             }
-            TraceMode::Collect => self.found.push(header),
+            TraceMode::Collect => self.found.extend(crate::handle::GcAny::from_live(header)),
         }
     }
 }

@@ -169,7 +169,10 @@ unsafe impl GlobalAlloc for GlobalHeap {
                 // borrow of the core is possible here.
                 unsafe { (*heap).core_mut().free_small(ptr) };
             } else {
-                debug_assert!(!owner.is_null(), "GlobalHeap: dealloc of a foreign pointer");
+                if owner.is_null() {
+                    // A pointer no heap owns: the GlobalAlloc contract was broken.
+                    std::process::abort();
+                }
                 // SAFETY: a block in use of `owner`, a heap that is never destroyed.
                 unsafe { HeapRoot::push_remote(owner, ptr) };
             }
