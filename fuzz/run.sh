@@ -7,7 +7,8 @@
 #
 # Installs cargo-fuzz (`cargo install cargo-fuzz --locked`) if it is missing.
 # Full libFuzzer logs go to fuzz/target/run-logs/<target>.log; crash inputs to
-# fuzz/artifacts/<target>/.
+# fuzz/artifacts/<target>/. The committed seed corpus fuzz/seeds/<target>/ and the
+# dictionary fuzz/<target>.dict are used when present.
 set -uo pipefail
 
 secs="${1:-60}"
@@ -46,9 +47,19 @@ for t in "${targets[@]}"; do
     log="$logdir/$t.log"
     mkdir -p "corpus/$t"
     echo "== fuzzing $t for ${secs}s (log: fuzz/$log)" >&2
+    dict=()
+    if [ -f "$t.dict" ]; then
+        dict=(-dict="$t.dict")
+    fi
+    # The live corpus (corpus/<t>, not committed) grows; the committed seeds (seeds/<t>)
+    # are read as extra inputs.
+    dirs=("corpus/$t")
+    if [ -d "seeds/$t" ]; then
+        dirs+=("seeds/$t")
+    fi
     # -a: debug assertions on (gc-core's debug checks catch double and foreign frees).
-    cargo +nightly fuzz run -a "$t" -- \
-        -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1
+    cargo +nightly fuzz run -a "$t" "${dirs[@]}" -- \
+        -max_total_time="$secs" -print_final_stats=1 "${dict[@]}" >"$log" 2>&1
     status=$?
 
     execs="$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | tail -n 1 | grep -Eo '[0-9]+$')"
