@@ -5,55 +5,11 @@
 //! allocations work. Also: refcount overflow aborts the process, as `Rc` does.
 
 use gc_api::{Finalize, Gc, Phase, Trace, Tracer, Weak};
+use gc_tests::{Tally, blocks_in_use, fresh_heap, panic_message as message_of, panic_of};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
-
-/// Runs `f`; the message of its panic, or `None` if it returned.
-fn panic_of<R>(f: impl FnOnce() -> R) -> Option<String> {
-    catch_unwind(AssertUnwindSafe(f))
-        .err()
-        .map(|payload| message_of(payload.as_ref()))
-}
-
-fn message_of(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_string()
-    }
-}
-
-fn blocks_in_use() -> usize {
-    gc_api::malloc_stats().blocks_in_use()
-}
-
-fn fresh_heap() -> usize {
-    gc_api::disable();
-    gc_api::collect();
-    blocks_in_use()
-}
-
-#[derive(Default)]
-struct Tally(RefCell<HashMap<usize, usize>>);
-
-impl Tally {
-    fn hit(&self, id: usize) {
-        *self.0.borrow_mut().entry(id).or_default() += 1;
-    }
-    fn get(&self, id: usize) -> usize {
-        self.0.borrow().get(&id).copied().unwrap_or(0)
-    }
-    fn total(&self) -> usize {
-        self.0.borrow().values().sum()
-    }
-    fn max(&self) -> usize {
-        self.0.borrow().values().copied().max().unwrap_or(0)
-    }
-}
 
 #[derive(Default)]
 struct Log {

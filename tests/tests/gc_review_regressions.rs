@@ -2,11 +2,8 @@
 //! scenario once reached undefined behaviour (or a broken heap) from safe code.
 
 use gc_api::{DebugFlags, Finalize, Gc, Trace, Tracer, Weak};
+use gc_tests::blocks_in_use;
 use std::cell::RefCell;
-
-fn blocks_in_use() -> usize {
-    gc_api::malloc_stats().blocks_in_use()
-}
 
 fn fresh() -> usize {
     gc_api::set_debug(DebugFlags::empty());

@@ -8,53 +8,13 @@
 //! numbers start with `gc_api::collect()` and `gc_api::disable()`.
 
 use gc_api::{Finalize, Gc, Phase, Trace, Weak};
+use gc_tests::{Tally, blocks_in_use, fresh_heap, panic_message};
 use proptest::prelude::*;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 use std::time::Instant;
-
-/// The text of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_string()
-    }
-}
-
-fn blocks_in_use() -> usize {
-    gc_api::malloc_stats().blocks_in_use()
-}
-
-/// A clean, quiet heap: nothing pending, no automatic collection.
-fn fresh_heap() -> usize {
-    gc_api::disable();
-    gc_api::collect();
-    blocks_in_use()
-}
-
-/// Counts events per object id.
-#[derive(Default)]
-struct Tally(RefCell<HashMap<usize, usize>>);
-
-impl Tally {
-    fn hit(&self, id: usize) {
-        *self.0.borrow_mut().entry(id).or_default() += 1;
-    }
-    fn get(&self, id: usize) -> usize {
-        self.0.borrow().get(&id).copied().unwrap_or(0)
-    }
-    fn total(&self) -> usize {
-        self.0.borrow().values().sum()
-    }
-    fn max(&self) -> usize {
-        self.0.borrow().values().copied().max().unwrap_or(0)
-    }
-}
 
 fn payload_of(id: usize) -> Vec<u64> {
     (0..8).map(|i| (id as u64) * 1_000 + i).collect()
