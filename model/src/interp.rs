@@ -797,13 +797,29 @@ impl Runner {
         if frozen != self.base_frozen + m.freeze_count() {
             return Err(format!("freeze count {frozen}, model {}", m.freeze_count()));
         }
-        let garbage: Vec<usize> = gc_api::garbage()
+        // `garbage()` holds weak cells as well as nodes: compare the totals, and the
+        // nodes by id.
+        let all_garbage = gc_api::garbage();
+        let total_garbage = all_garbage.len();
+        let mut garbage: Vec<usize> = all_garbage
             .into_iter()
             .filter_map(|g| g.downcast::<Node>().ok())
             .filter_map(|g| Gc::try_deref(&g).map(|n| n.id))
             .collect();
-        if garbage.len() != m.garbage.len() {
-            return Err(format!("garbage {garbage:?}, model {:?}", m.garbage));
+        let mut model_garbage: Vec<usize> = m
+            .garbage
+            .iter()
+            .copied()
+            .filter(|&o| matches!(m.objs[o].what, What::Node(_)) && m.objs[o].alive)
+            .collect();
+        garbage.sort_unstable();
+        model_garbage.sort_unstable();
+        if total_garbage != m.garbage.len() || garbage != model_garbage {
+            return Err(format!(
+                "garbage: {total_garbage} objects, nodes {garbage:?}; model: {} objects, \
+                 nodes {model_garbage:?}",
+                m.garbage.len()
+            ));
         }
         let objects = gc_api::get_objects(None).map_err(|e| e.to_string())?.len();
         if objects != self.base_objects + m.tracked_count() {

@@ -126,6 +126,32 @@ fn saveall_then_clear_garbage_with_panicking_hooks() {
     run(&program(false, ops)).unwrap();
 }
 
+/// Under SAVEALL a node holding its own weak reference goes into `garbage()` together
+/// with the weak cell. Found by the graph_ops fuzzer in CI: the checker compared only
+/// the nodes of `garbage()` with the model's list, which holds the cell too (the
+/// checker was wrong, the heap right).
+#[test]
+fn saveall_garbage_holds_weak_cells_too() {
+    let ops = vec![
+        Op::SaveAll { on: true },
+        node(Kind::PanicFinalize, [None, None, Some(0), Some(0)]),
+        Op::Downgrade {
+            h: 0,
+            callback: true,
+        },
+        Op::StoreWeak { h: 0, w: 0 },
+        Op::SetEdge {
+            h: 0,
+            slot: 0,
+            target: 0,
+        },
+        Op::DropWeak { w: 0 },
+        Op::Drop { h: 0 },
+        Op::Collect { generation: 255 },
+    ];
+    run(&program(false, ops)).unwrap();
+}
+
 /// Automatic collections (threshold 1) of every generation, with freeze and unfreeze,
 /// replayed in the model through the collection callback.
 #[test]
