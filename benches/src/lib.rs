@@ -12,10 +12,17 @@
 //! * [`rss`]: reading the resident set size from `/proc/self/statm`.
 
 pub mod allocators;
+pub mod compare;
 pub mod graphs;
+pub mod jobs;
 pub mod kernels;
+pub mod mutation;
+pub mod native;
+pub mod peers;
+pub mod report;
 pub mod rss;
 pub mod suite;
+pub mod svg;
 
 pub use allocators::{BenchAlloc, Contender, GlobalAllocAdapter, OursHeap};
 pub use kernels::{AllocFailed, FreeOrder, Pattern};

@@ -1,9 +1,8 @@
-//! `gc-stress`: stress and benchmark workloads for gc-core's allocator.
+//! The `alloc` workload: our allocator against the system allocator and mimalloc.
 
 use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use gc_bench::allocators::{CONTENDER_NAMES, Contender, OursHeap};
 use gc_bench::kernels::{FreeOrder, Pattern};
 use gc_bench::rss::mib;
@@ -12,36 +11,6 @@ use gc_bench::suite::{
 };
 use gc_core::alloc::{HeapConfig, SMALL_REQUEST_THRESHOLD};
 use serde_json::{Map, Value, json};
-
-/// Stress and benchmark workloads for gc-core's pymalloc-style allocator.
-///
-/// Without a subcommand the default workload (`alloc`) runs, and the options
-/// of `alloc` may be given directly (e.g. `gc-stress --json`).
-#[derive(Debug, Parser)]
-#[command(name = "gc-stress", version, args_conflicts_with_subcommands = true)]
-struct Cli {
-    #[command(subcommand)]
-    workload: Option<Workload>,
-
-    #[command(flatten)]
-    alloc: AllocArgs,
-}
-
-#[derive(Debug, Subcommand)]
-enum Workload {
-    /// Small-block allocation benchmark against System and mimalloc, plus RSS and
-    /// burst-policy checks (the default workload).
-    ///
-    /// Times alloc+free patterns (LIFO pairs, alone or next to one live block of the same
-    /// size; many live blocks freed in FIFO, reverse or shuffled order) on our `Heap`, our `GlobalHeap`, the system allocator and
-    /// mimalloc, interleaving the allocators and keeping the best of `--reps`. Then
-    /// checks that a `Heap` gives memory back to the OS by itself after a peak of
-    /// `--rss-blocks` live blocks, and compares round times and arena mappings of our
-    /// arena policy (`HeapConfig::default()`) with CPython's over `--burst-rounds`
-    /// rounds of allocating and freeing `--burst-blocks` blocks.
-    Alloc(AllocArgs),
-}
-
 /// A timed allocation pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum PatternArg {
@@ -72,7 +41,7 @@ impl From<PatternArg> for Pattern {
 }
 
 #[derive(Debug, Clone, Args)]
-struct AllocArgs {
+pub struct AllocArgs {
     /// Block sizes in bytes, comma-separated, each in 1..=512.
     #[arg(
         long,
@@ -148,7 +117,7 @@ fn parse_block_size(s: &str) -> Result<usize, String> {
     Ok(size)
 }
 
-fn parse_positive(s: &str) -> Result<usize, String> {
+pub fn parse_positive(s: &str) -> Result<usize, String> {
     let n: usize = s
         .trim()
         .replace('_', "")
@@ -160,22 +129,7 @@ fn parse_positive(s: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let args = match cli.workload {
-        Some(Workload::Alloc(args)) => args,
-        None => cli.alloc,
-    };
-    match run_alloc(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("gc-stress: error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run_alloc(args: &AllocArgs) -> Result<(), SuiteError> {
+pub fn run_alloc(args: &AllocArgs) -> Result<(), SuiteError> {
     let mut sizes = Vec::with_capacity(args.sizes.len());
     for &s in &args.sizes {
         if !sizes.contains(&s) {

@@ -1,0 +1,637 @@
+//! `gc-stress`: stress and comparison workloads for the gc-core runtime.
+
+mod alloc;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use gc_bench::compare::{self, Contender, Outcome};
+use gc_bench::jobs::{Job, JobResult};
+use gc_bench::mutation::{self, GraphConfig, GraphReport};
+use gc_bench::report::Report;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Map, Value, json};
+
+use alloc::{AllocArgs, parse_positive};
+
+/// Stress and comparison workloads for gc-core: a CPython-style refcounting heap with a
+/// generational cycle collector.
+///
+/// Without a subcommand, a tour runs every collector workload at a small size against
+/// std Rc, the Rust GC crates and CPython (about a minute) and says what it shows.
+/// Each workload can also run alone, larger, with `--compare` to add the others.
+#[derive(Debug, Parser)]
+#[command(name = "gc-stress", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    workload: Option<Workload>,
+
+    #[command(flatten)]
+    tour: TourArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Workload {
+    /// Objects in rings, every handle dropped, one full collection: allocation, drop and
+    /// collection cost per object, and peak memory.
+    Rings(RingsArgs),
+    /// Full and young collections over a live heap that has no garbage: what tracing
+    /// costs per live object, and whether a young collection ignores the old heap.
+    Live(LiveArgs),
+    /// Short-lived 2-object garbage cycles with automatic collection on: collections per
+    /// generation, pause percentiles, and the cost of collection on versus off.
+    Churn(ChurnArgs),
+    /// Benchmarks-Game binary-trees: allocation-heavy code with no cycles, where
+    /// refcounting frees everything and the collector only has to stay out of the way.
+    Trees(TreesArgs),
+    /// A big long-lived heap plus steady young garbage: young pauses must not grow with
+    /// the old heap, and garbage must not pile up between collections.
+    Mixed(MixedArgs),
+    /// Seeded random graph mutation checked against a shadow graph: nothing reachable is
+    /// ever freed, nothing unreachable survives a full collection.
+    Graph(GraphArgs),
+    /// Small-block allocation against the system allocator and mimalloc, plus RSS and
+    /// arena-policy checks.
+    Alloc(AllocArgs),
+    /// Runs one job with one Rust contender and prints its result as JSON (used by
+    /// `--compare`, which starts one process per contender).
+    #[command(hide = true)]
+    Child {
+        /// ours, rc, or a peer crate's name.
+        contender: String,
+        /// The job, as JSON.
+        job: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+struct CompareArgs {
+    /// Also run the workload with std Rc, the Rust GC crates (gcmodule, dumpster,
+    /// rust-cc, bacon_rajan_cc, gc) and CPython, each in its own process, and print
+    /// ratios (ours / theirs, lower is better).
+    #[arg(long)]
+    compare: bool,
+
+    /// With --compare: only these contenders (comma-separated: rc, gcmodule, dumpster,
+    /// rust-cc, bacon_rajan_cc, gc, cpython).
+    #[arg(long, value_delimiter = ',', requires = "compare")]
+    only: Vec<String>,
+
+    /// Print exactly one JSON object on stdout instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+struct RingsArgs {
+    /// Objects in all.
+    #[arg(long, default_value_t = 1_000_000, value_parser = parse_positive)]
+    nodes: usize,
+    /// Objects per ring (nodes must be a multiple of it).
+    #[arg(long, default_value_t = 10, value_parser = parse_positive)]
+    ring_size: usize,
+    #[command(flatten)]
+    common: CompareArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct LiveArgs {
+    /// Live objects.
+    #[arg(long, default_value_t = 1_000_000, value_parser = parse_positive)]
+    nodes: usize,
+    /// Objects per ring (nodes must be a multiple of it).
+    #[arg(long, default_value_t = 10, value_parser = parse_positive)]
+    ring_size: usize,
+    /// Timed collections of each kind; the best is kept.
+    #[arg(long, default_value_t = 5, value_parser = parse_positive)]
+    reps: usize,
+    #[command(flatten)]
+    common: CompareArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ChurnArgs {
+    /// Garbage cycles created.
+    #[arg(long, default_value_t = 1_000_000, value_parser = parse_positive)]
+    cycles: usize,
+    /// Draw our pause distribution and heap size over time to this SVG file.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    #[command(flatten)]
+    common: CompareArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct TreesArgs {
+    /// Maximum tree depth (the Benchmarks Game uses 21; 16 takes about a second).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(4..=22))]
+    depth: u32,
+    #[command(flatten)]
+    common: CompareArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct MixedArgs {
+    /// Long-lived objects.
+    #[arg(long, default_value_t = 1_000_000, value_parser = parse_positive)]
+    old: usize,
+    /// Objects per ring of the long-lived heap (old must be a multiple of it).
+    #[arg(long, default_value_t = 10, value_parser = parse_positive)]
+    ring_size: usize,
+    /// Young garbage cycles created with the old heap present.
+    #[arg(long, default_value_t = 1_000_000, value_parser = parse_positive)]
+    young_cycles: usize,
+    /// Sample outstanding garbage every this many cycles (and at every collection).
+    #[arg(long, default_value_t = 100, value_parser = parse_positive)]
+    sample_every: usize,
+    /// Draw our pause distribution and heap size over time to this SVG file.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    #[command(flatten)]
+    common: CompareArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+struct GraphArgs {
+    /// Mutation steps.
+    #[arg(long, default_value_t = 1_000_000, value_parser = parse_positive)]
+    steps: usize,
+    /// Roots held at most (fewer roots, more garbage).
+    #[arg(long, default_value_t = 64, value_parser = parse_positive)]
+    max_roots: usize,
+    /// A full collection and a check against the shadow graph every this many steps.
+    #[arg(long, default_value_t = 10_000, value_parser = parse_positive)]
+    check_every: usize,
+    /// Seed of the mutation sequence.
+    #[arg(long, default_value_t = 0x5eed)]
+    seed: u64,
+    /// Print exactly one JSON object on stdout instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+struct TourArgs {
+    /// Multiply every size of the tour by this factor (1 takes about a minute).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Print exactly one JSON object on stdout instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.workload {
+        None => run_tour(&cli.tour),
+        Some(Workload::Alloc(args)) => alloc::run_alloc(&args).map_err(|e| e.to_string()),
+        Some(Workload::Child { contender, job }) => run_child(&contender, &job),
+        Some(Workload::Graph(args)) => run_graph(&args),
+        Some(Workload::Rings(a)) => run_single(
+            Job::Rings {
+                nodes: a.nodes,
+                ring_size: a.ring_size,
+            },
+            &a.common,
+            None,
+        ),
+        Some(Workload::Live(a)) => run_single(
+            Job::Live {
+                nodes: a.nodes,
+                ring_size: a.ring_size,
+                reps: a.reps,
+            },
+            &a.common,
+            None,
+        ),
+        Some(Workload::Churn(a)) => {
+            run_single(Job::Churn { cycles: a.cycles }, &a.common, a.svg.as_deref())
+        }
+        Some(Workload::Trees(a)) => run_single(Job::Trees { depth: a.depth }, &a.common, None),
+        Some(Workload::Mixed(a)) => run_single(
+            Job::Mixed {
+                old_objects: a.old,
+                ring_size: a.ring_size,
+                young_cycles: a.young_cycles,
+                sample_every: a.sample_every,
+            },
+            &a.common,
+            a.svg.as_deref(),
+        ),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gc-stress: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_child(contender: &str, job: &str) -> Result<(), String> {
+    let contender =
+        Contender::from_key(contender).ok_or_else(|| format!("unknown contender `{contender}`"))?;
+    let job: Job = serde_json::from_str(job).map_err(|e| format!("bad job `{job}`: {e}"))?;
+    let out = compare::run_here(contender, &job)?;
+    println!(
+        "{}",
+        serde_json::to_string(&out).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+/// Which contenders a run includes.
+fn contenders(compare: bool, only: &[String]) -> Result<Vec<Contender>, String> {
+    if !compare {
+        return Ok(vec![Contender::Ours]);
+    }
+    let mut out = vec![Contender::Ours];
+    if only.is_empty() {
+        out.extend(Contender::all().into_iter().skip(1));
+    } else {
+        for name in only {
+            let c = Contender::from_key(name.trim()).ok_or_else(|| {
+                format!(
+                    "unknown contender `{name}` (known: rc, gcmodule, dumpster, rust-cc, \
+                     bacon_rajan_cc, gc, cpython)"
+                )
+            })?;
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// Runs `job` with each contender, one child process each.
+fn measure(job: &Job, contenders: &[Contender], bar: &ProgressBar) -> Result<Report, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for &c in contenders {
+        if !c.applies_to(job) {
+            continue;
+        }
+        bar.set_message(format!("{}: {c}", job.name()));
+        outcomes.push(compare::run_in_child(&exe, c, job));
+        bar.inc(1);
+    }
+    Ok(Report::new(job.clone(), outcomes))
+}
+
+fn describe(job: &Job) -> String {
+    match job {
+        Job::Rings { nodes, ring_size } => format!(
+            "rings: {nodes} objects in rings of {ring_size}; build, drop every handle, one \
+             full collection (per object; for Rc, dropping means breaking each ring by hand)"
+        ),
+        Job::Live {
+            nodes,
+            ring_size,
+            reps,
+        } => format!(
+            "live: {nodes} live objects in rings of {ring_size}; best of {reps} full \
+             collections per live object, young collections with and without that old heap"
+        ),
+        Job::Trees { depth } => format!("trees: binary-trees of depth {depth}, whole program"),
+        Job::Churn { cycles } => format!(
+            "churn: {cycles} short-lived 2-object garbage cycles, automatic collection on \
+             (Rc breaks each cycle by hand)"
+        ),
+        Job::Mixed {
+            old_objects,
+            young_cycles,
+            ..
+        } => format!(
+            "mixed: {young_cycles} young garbage cycles next to {old_objects} long-lived \
+             objects, and the same garbage with no old heap"
+        ),
+    }
+}
+
+fn draw_svg(report: &Report, path: &std::path::Path) -> Result<(), String> {
+    let ours = report
+        .outcomes
+        .iter()
+        .find(|o| o.contender == Contender::Ours)
+        .ok_or("our run is missing")?;
+    let title = match &report.job {
+        Job::Churn { cycles } => format!("gc-stress churn: {cycles} garbage cycles"),
+        Job::Mixed {
+            old_objects,
+            young_cycles,
+            ..
+        } => format!(
+            "gc-stress mixed: {young_cycles} young garbage cycles beside {old_objects} old objects"
+        ),
+        other => format!("gc-stress {}", other.name()),
+    };
+    gc_bench::svg::draw(path, &title, &ours.timeline)
+}
+
+fn run_single(job: Job, args: &CompareArgs, svg: Option<&std::path::Path>) -> Result<(), String> {
+    let contenders = contenders(args.compare, &args.only)?;
+    let runs = contenders.iter().filter(|c| c.applies_to(&job)).count();
+    let bar = progress_bar(runs as u64, args.json);
+    let report = measure(&job, &contenders, &bar)?;
+    bar.finish_and_clear();
+    if let Some(path) = svg {
+        draw_svg(&report, path)?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!("{}", describe(&job));
+        println!();
+        report.print();
+        print_ratios(&report.ratios);
+        if let Some(path) = svg {
+            println!(
+                "pause distribution and heap size drawn to {}",
+                path.display()
+            );
+        }
+    }
+    let problems = report.our_problems();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "our {} run is inconsistent: {}",
+            job.name(),
+            problems.join("; ")
+        ))
+    }
+}
+
+fn print_ratios(ratios: &[(String, f64)]) {
+    if ratios.is_empty() {
+        return;
+    }
+    println!();
+    println!("ratios (ours / theirs; below 1 we are faster or smaller):");
+    for (k, v) in ratios {
+        println!("  {k:<40} {v:>8.3}");
+    }
+    println!();
+}
+
+fn run_graph(args: &GraphArgs) -> Result<(), String> {
+    let cfg = GraphConfig {
+        steps: args.steps,
+        max_roots: args.max_roots,
+        check_every: args.check_every,
+        seed: args.seed,
+    };
+    let report = mutation::run(cfg);
+    if args.json {
+        let mut v = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        if let Value::Object(m) = &mut v {
+            m.insert("workload".into(), json!("graph"));
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+        );
+    } else {
+        print_graph(&report);
+    }
+    graph_verdict(&report)
+}
+
+fn print_graph(r: &GraphReport) {
+    println!(
+        "graph: {} seeded mutation steps (seed {}), at most {} roots, full collection and \
+         check every {} steps",
+        r.config.steps, r.config.seed, r.config.max_roots, r.config.check_every
+    );
+    println!(
+        "  nodes created {}, freed {} by the end; at most {} alive at a check",
+        r.nodes_created, r.nodes_freed, r.max_live
+    );
+    println!(
+        "  {} checks examined {} reachable nodes; collections by generation {:?}, {} objects \
+         collected; {:.0} ms",
+        r.checks, r.nodes_checked, r.collections, r.collected, r.total_ms
+    );
+    if r.violations.is_empty() {
+        println!("  the heap agreed with the shadow graph at every check");
+    } else {
+        for v in &r.violations {
+            println!("  VIOLATION: {v}");
+        }
+    }
+}
+
+fn graph_verdict(r: &GraphReport) -> Result<(), String> {
+    if !r.violations.is_empty() {
+        return Err(format!("{} violation(s) found", r.violations.len()));
+    }
+    if r.nodes_freed != r.nodes_created {
+        return Err(format!(
+            "{} of {} nodes were never freed",
+            r.nodes_created - r.nodes_freed,
+            r.nodes_created
+        ));
+    }
+    Ok(())
+}
+
+/// The tour's jobs at `scale` (1.0 is the default).
+fn tour_jobs(scale: f64) -> Vec<Job> {
+    let n = |base: f64| ((base * scale).round() as usize).max(10);
+    let rings = n(200_000.0) / 10 * 10;
+    let depth = (14.0 + scale.max(1e-3).log2()).round().clamp(4.0, 22.0) as u32;
+    vec![
+        Job::Rings {
+            nodes: rings.max(10),
+            ring_size: 10,
+        },
+        Job::Live {
+            nodes: rings.max(10),
+            ring_size: 10,
+            reps: 3,
+        },
+        Job::Churn {
+            cycles: n(200_000.0),
+        },
+        Job::Trees { depth },
+        Job::Mixed {
+            old_objects: rings.max(10),
+            ring_size: 10,
+            young_cycles: n(300_000.0),
+            sample_every: 100,
+        },
+    ]
+}
+
+fn run_tour(args: &TourArgs) -> Result<(), String> {
+    if !(args.scale > 0.0 && args.scale <= 100.0) {
+        return Err(format!("--scale must be in (0, 100], got {}", args.scale));
+    }
+    let jobs = tour_jobs(args.scale);
+    let all = Contender::all();
+    let python_note = compare::python_available().err();
+    let runs: usize = jobs
+        .iter()
+        .map(|j| all.iter().filter(|c| c.applies_to(j)).count())
+        .sum();
+    let bar = progress_bar(runs as u64 + 1, args.json);
+    let mut reports = Vec::new();
+    for job in &jobs {
+        reports.push(measure(job, &all, &bar)?);
+    }
+    bar.set_message("graph: mutation checked against a shadow graph");
+    let graph = mutation::run(GraphConfig {
+        steps: ((100_000.0 * args.scale) as usize).max(100),
+        max_roots: 64,
+        check_every: ((10_000.0 * args.scale) as usize).max(10),
+        seed: 0x5eed,
+    });
+    bar.finish_and_clear();
+
+    let mut ratios: Vec<(String, f64)> = Vec::new();
+    for r in &reports {
+        ratios.extend(r.ratios.iter().cloned());
+    }
+    if args.json {
+        let mut merged = Map::new();
+        for (k, v) in &ratios {
+            merged.insert(k.clone(), json!(v));
+        }
+        let doc = json!({
+            "workload": "tour",
+            "scale": args.scale,
+            "ratios": merged,
+            "workloads": reports.iter().map(Report::to_json).collect::<Vec<_>>(),
+            "graph": serde_json::to_value(&graph).map_err(|e| e.to_string())?,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!("gc-stress: a tour of the collector, side by side with std Rc, five Rust GC");
+        println!("crates and CPython, each contender in its own process. Every object below");
+        println!("is refcounted: most die the moment their last handle goes, and the");
+        println!("generational cycle collector (CPython's algorithm) frees the cycles.");
+        if let Some(note) = &python_note {
+            println!("{note}");
+        }
+        for r in &reports {
+            println!();
+            println!("{}", describe(&r.job));
+            r.print();
+        }
+        println!();
+        print_graph(&graph);
+        println!();
+        print_headlines(&reports);
+        println!();
+        println!("Each workload runs alone, larger, with `gc-stress <workload> --compare`;");
+        println!("`gc-stress --help` lists them. Figures and their machine: BENCHMARKS.md.");
+    }
+    let mut problems: Vec<String> = reports
+        .iter()
+        .flat_map(|r| {
+            r.our_problems()
+                .into_iter()
+                .map(move |p| format!("{}: {p}", r.job.name()))
+        })
+        .collect();
+    if let Err(e) = graph_verdict(&graph) {
+        problems.push(format!("graph: {e}"));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "our runs are inconsistent: {}",
+            problems.join("; ")
+        ))
+    }
+}
+
+/// One sentence per workload, from the ratios.
+fn print_headlines(reports: &[Report]) {
+    println!("what this run shows (ours / theirs; below 1.00x we are faster or smaller):");
+    let get = |r: &Report, key: &str| r.ratios.iter().find(|(k, _)| k == key).map(|p| p.1);
+    let x = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.2}x"));
+    for r in reports {
+        let ours = r
+            .outcomes
+            .iter()
+            .find(|o| o.contender == Contender::Ours)
+            .and_then(|o| o.result.as_ref().ok());
+        match (&r.job, ours) {
+            (Job::Rings { .. }, Some(JobResult::Rings(o))) => println!(
+                "- cycles: freeing rings costs {:.0} ns/object (drop + collect): {} CPython's \
+                 collector alone, {} the best Rust peer, {} Rc breaking them by hand; \
+                 memory {} Rc's",
+                o.reclaim_ns_per_obj(),
+                x(get(r, "rings_collect_vs_cpython")),
+                x(get(r, "rings_reclaim_vs_best_peer")),
+                x(get(r, "rings_reclaim_vs_rc")),
+                x(get(r, "rings_peak_rss_vs_rc")),
+            ),
+            (Job::Live { .. }, Some(JobResult::Live(o))) => println!(
+                "- live heap: a full collection costs {:.0} ns per live object: {} CPython, \
+                 {} the best Rust peer; a young collection takes {} as long with the old \
+                 heap as without",
+                o.full_collect_ns_per_obj,
+                x(get(r, "live_collect_vs_cpython")),
+                x(get(r, "live_collect_vs_best_peer")),
+                x(get(r, "live_young_old_vs_empty")),
+            ),
+            (Job::Churn { .. }, Some(JobResult::Churn(o))) => println!(
+                "- garbage cycles with automatic collection: {:.0} ms, {} CPython, {} the best \
+                 Rust peer, {} Rc breaking cycles by hand; {} the time with collection off",
+                o.total_ms,
+                x(get(r, "churn_vs_cpython")),
+                x(get(r, "churn_vs_best_peer")),
+                x(get(r, "churn_vs_rc")),
+                x(get(r, "churn_gc_on_vs_off")),
+            ),
+            (Job::Trees { .. }, Some(JobResult::Trees(o))) => println!(
+                "- binary-trees (no cycles): {:.0} ms, {} Rc, {} CPython, {} the best Rust peer",
+                o.total_ms,
+                x(get(r, "trees_vs_rc")),
+                x(get(r, "trees_vs_cpython")),
+                x(get(r, "trees_vs_best_peer")),
+            ),
+            (Job::Mixed { .. }, Some(JobResult::Mixed(o))) => println!(
+                "- old heap + young garbage: young pauses p50 {:.0} µs, {} the pause with no \
+                 old heap; at most {} garbage objects waited for a collection (CPython: {})",
+                o.young_pauses_us.p50,
+                x(get(r, "young_pause_old_vs_empty")),
+                o.max_outstanding_garbage,
+                r.outcomes
+                    .iter()
+                    .find(|o| o.contender == Contender::CPython)
+                    .and_then(|o| match &o.result {
+                        Ok(JobResult::Mixed(m)) => Some(m.max_outstanding_garbage.to_string()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "n/a".into()),
+            ),
+            (job, _) => println!("- {}: our run failed", job.name()),
+        }
+    }
+}

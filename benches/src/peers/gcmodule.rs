@@ -1,0 +1,98 @@
+//! `gcmodule` 0.3: `Cc<T>` with a CPython-style collector that scans every tracked object.
+//!
+//! It never collects on its own: cycles stay until `collect_thread_cycles()`, which returns
+//! how many objects it freed. Its `#[derive(Trace)]` cannot be used on recursive types
+//! (the derived `is_type_tracked` would recurse forever), so, as the crate's docs advise,
+//! both node types implement `Trace` by hand and return `true` from `is_type_tracked`.
+
+use super::{PeerGc, count_drop};
+use ::gcmodule::{Cc, Trace, Tracer, collect_thread_cycles};
+use std::cell::RefCell;
+
+/// A ring node.
+pub(super) struct Node {
+    next: RefCell<Option<Cc<Node>>>,
+}
+
+impl Trace for Node {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.next.trace(tracer);
+    }
+
+    fn is_type_tracked() -> bool {
+        true
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        count_drop();
+    }
+}
+
+/// A binary-trees node. Trees cannot form cycles, so `is_type_tracked` could return
+/// `false` (making `Cc<Tree>` a plain refcount); it returns `true` as the crate's docs
+/// tell recursive types to, which is also what our collector and CPython do with trees.
+pub(super) struct Tree {
+    left: Option<Cc<Tree>>,
+    right: Option<Cc<Tree>>,
+}
+
+impl Trace for Tree {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.left.trace(tracer);
+        self.right.trace(tracer);
+    }
+
+    fn is_type_tracked() -> bool {
+        true
+    }
+}
+
+/// The `gcmodule` peer.
+pub(super) struct Peer;
+
+impl PeerGc for Peer {
+    type Ring = Cc<Node>;
+    type Tree = Cc<Tree>;
+    const CANDIDATE_ROOTS_ONLY: bool = false;
+    const HAS_AUTO_COLLECT: bool = false;
+
+    fn ring(size: usize) -> Cc<Node> {
+        let first = Cc::new(Node {
+            next: RefCell::new(None),
+        });
+        let mut prev = first.clone();
+        for _ in 1..size {
+            prev = Cc::new(Node {
+                next: RefCell::new(Some(prev)),
+            });
+        }
+        *first.next.borrow_mut() = Some(prev);
+        first
+    }
+
+    fn tree(depth: u32) -> Cc<Tree> {
+        if depth == 0 {
+            Cc::new(Tree {
+                left: None,
+                right: None,
+            })
+        } else {
+            Cc::new(Tree {
+                left: Some(Self::tree(depth - 1)),
+                right: Some(Self::tree(depth - 1)),
+            })
+        }
+    }
+
+    fn check(tree: &Cc<Tree>) -> usize {
+        1 + tree.left.as_ref().map_or(0, Self::check) + tree.right.as_ref().map_or(0, Self::check)
+    }
+
+    fn collect() -> Option<u64> {
+        Some(collect_thread_cycles() as u64)
+    }
+
+    fn set_auto_collect(_on: bool) {}
+}
