@@ -116,8 +116,7 @@ pub fn draw(path: &std::path::Path, title: &str, samples: &[Sample]) -> Result<(
         .y_desc("pause (µs)")
         .draw()
         .map_err(|e| err(&e))?;
-    for generation in 0..3 {
-        let color = GENERATION_COLORS[generation];
+    for (generation, &color) in GENERATION_COLORS.iter().enumerate() {
         chart
             .draw_series(
                 samples
