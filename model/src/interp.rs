@@ -703,7 +703,11 @@ impl Runner {
             }
             Op::ReleaseSaved => {
                 self.model.release_saved();
-                let saved = PROBE.with(|p| std::mem::take(&mut *p.saved.borrow_mut()));
+                let mut saved = PROBE.with(|p| std::mem::take(&mut *p.saved.borrow_mut()));
+                // The model releases in id order too: finalizers fill the store in an
+                // order the model does not predict, and the release order is observable
+                // (which object dies while a weak cell is still alive).
+                saved.sort_by_key(Ref::id);
                 guarded(move || drop(saved))?
             }
         };

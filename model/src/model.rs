@@ -463,7 +463,10 @@ impl Model {
 
     /// Drops the resurrection store.
     pub fn release_saved(&mut self) {
-        for o in std::mem::take(&mut self.saved) {
+        let mut saved = std::mem::take(&mut self.saved);
+        // In id order, as the interpreter drops them.
+        saved.sort_unstable();
+        for o in saved {
             self.dec(o);
         }
     }

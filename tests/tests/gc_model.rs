@@ -152,6 +152,47 @@ fn saveall_garbage_holds_weak_cells_too() {
     run(&program(false, ops)).unwrap();
 }
 
+/// Found by the graph_ops fuzzer: two resurrecting finalizers fill the store, and
+/// releasing it frees a node whose value holds both an edge to a leaf (last reference
+/// elsewhere in the store) and the only weak cell watching that leaf. Whether the cell's
+/// callback runs depends on which of the two handles goes first; the interpreter dropped
+/// them in the heap's finalizer order and the model in its own. Both now release in id
+/// order (the checker was wrong, the heap right).
+#[test]
+fn releasing_the_store_frees_in_a_predicted_order() {
+    let ops = vec![
+        node(Kind::Untracked, [None, None, Some(120), None]),
+        Op::Downgrade {
+            h: 209,
+            callback: true,
+        },
+        node(Kind::ResurrectEdges, [Some(61), None, None, None]),
+        node(Kind::Quiet, [None, Some(239), None, None]),
+        node(Kind::ResurrectEdges, [None, None, None, Some(76)]),
+        node(Kind::ResurrectEdges, [None; 4]),
+        node(Kind::Untracked, [None, None, Some(171), None]),
+        Op::SetEdge {
+            h: 182,
+            slot: 6,
+            target: 147,
+        },
+        Op::Clone { h: 187 },
+        Op::SetEdge {
+            h: 198,
+            slot: 61,
+            target: 44,
+        },
+        Op::Clone { h: 176 },
+        Op::StoreWeak { h: 222, w: 0 },
+    ];
+    run(&Program {
+        enabled: false,
+        thresholds: [6, 4, 5],
+        ops,
+    })
+    .unwrap();
+}
+
 /// Automatic collections (threshold 1) of every generation, with freeze and unfreeze,
 /// replayed in the model through the collection callback.
 #[test]
