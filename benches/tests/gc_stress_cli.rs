@@ -62,15 +62,16 @@ const RUST_CONTENDERS: [&str; 7] = [
 
 #[test]
 fn rings_compare_frees_every_object_with_every_contender() {
-    let doc = json(&["rings", "--nodes", "300", "--ring-size", "10", "--compare"]);
+    // Enough objects (2.4 MB) that every process's resident size grows measurably.
+    let doc = json(&["rings", "--nodes", "50000", "--ring-size", "10", "--compare"]);
     assert_eq!(doc["workload"], "rings");
     for c in RUST_CONTENDERS {
         let r = result(&doc, c);
-        assert_eq!(r["dropped"], 300, "{c}: {r}");
+        assert_eq!(r["dropped"], 50_000, "{c}: {r}");
         assert!(r.get("problems").is_none(), "{c}: {r}");
         assert!(r["alloc_ns_per_obj"].as_f64().unwrap() > 0.0, "{c}: {r}");
     }
-    assert_eq!(result(&doc, "ours")["reported_collected"], 300);
+    assert_eq!(result(&doc, "ours")["reported_collected"], 50_000);
     assert_eq!(result(&doc, "rc")["collect_ns_per_obj"], 0.0);
     for key in [
         "rings_reclaim_vs_best_peer",
@@ -80,7 +81,7 @@ fn rings_compare_frees_every_object_with_every_contender() {
         assert!(ratio(&doc, key) > 0.0);
     }
     if python_available() {
-        assert_eq!(result(&doc, "cpython")["dropped"], 300);
+        assert_eq!(result(&doc, "cpython")["dropped"], 50_000);
         assert!(ratio(&doc, "rings_collect_vs_cpython") > 0.0);
     } else {
         let skipped = doc["results"]["cpython"]["skipped"].as_str().unwrap();
@@ -214,9 +215,9 @@ fn the_tour_reports_every_headline_ratio() {
         .map(|w| w["workload"].as_str().unwrap())
         .collect();
     assert_eq!(workloads, ["rings", "live", "churn", "trees", "mixed"]);
+    // (Not the RSS ratio: at this scale a process's resident size may not move at all.)
     for key in [
         "rings_reclaim_vs_best_peer",
-        "rings_peak_rss_vs_rc",
         "young_pause_old_vs_empty",
         "trees_vs_rc",
         "churn_vs_rc",
