@@ -63,7 +63,14 @@ const RUST_CONTENDERS: [&str; 7] = [
 #[test]
 fn rings_compare_frees_every_object_with_every_contender() {
     // Enough objects (2.4 MB) that every process's resident size grows measurably.
-    let doc = json(&["rings", "--nodes", "50000", "--ring-size", "10", "--compare"]);
+    let doc = json(&[
+        "rings",
+        "--nodes",
+        "50000",
+        "--ring-size",
+        "10",
+        "--compare",
+    ]);
     assert_eq!(doc["workload"], "rings");
     for c in RUST_CONTENDERS {
         let r = result(&doc, c);
