@@ -6,8 +6,10 @@
 //! collector state, allocator caches and resident memory of one from touching the next.
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::jobs::{Job, JobResult};
 use crate::native::{NativeOutput, Sample};
@@ -117,6 +119,53 @@ pub fn python_available() -> Result<(), String> {
     }
 }
 
+/// How long one contender may take on one job before it is killed and reported as
+/// timed out (a peer that never finishes must not hang the whole comparison).
+pub const CHILD_TIME_LIMIT: Duration = Duration::from_secs(600);
+
+/// Runs `command` to completion, or kills it after `limit`.
+fn output_within(mut command: Command, limit: Duration) -> Result<Output, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start: {e}"))?;
+    // The pipes are drained on their own threads so a chatty child never blocks on a
+    // full pipe while we wait for it.
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {} s", limit.as_secs()));
+            }
+            // Polling keeps this free of signals and unsafe code; 20 ms is nothing next
+            // to the jobs it waits for.
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(format!("could not wait for it: {e}")),
+        }
+    };
+    Ok(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
 /// Runs `job` with `contender` in a child process. `exe` is this program (the `child`
 /// subcommand runs the Rust contenders).
 pub fn run_in_child(exe: &Path, contender: Contender, job: &Job) -> Outcome {
@@ -124,7 +173,7 @@ pub fn run_in_child(exe: &Path, contender: Contender, job: &Job) -> Outcome {
         Ok(j) => j,
         Err(e) => return Outcome::failed(contender, format!("cannot encode the job: {e}")),
     };
-    let mut command = match contender {
+    let command = match contender {
         Contender::CPython => {
             if let Err(note) = python_available() {
                 return Outcome::failed(contender, note);
@@ -139,9 +188,9 @@ pub fn run_in_child(exe: &Path, contender: Contender, job: &Job) -> Outcome {
             c
         }
     };
-    let output = match command.output() {
+    let output = match output_within(command, CHILD_TIME_LIMIT) {
         Ok(o) => o,
-        Err(e) => return Outcome::failed(contender, format!("could not start: {e}")),
+        Err(e) => return Outcome::failed(contender, e),
     };
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -191,5 +240,38 @@ pub fn run_here(contender: Contender, job: &Job) -> Result<NativeOutput, String>
             timeline: Vec::new(),
         }),
         Contender::CPython => Err("CPython runs through benches/python/workloads.py".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_past_its_time_limit_is_killed() {
+        let mut c = Command::new("sleep");
+        c.arg("30");
+        let started = Instant::now();
+        let err = output_within(c, Duration::from_millis(100)).unwrap_err();
+        assert!(err.contains("timed out"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_child_within_its_limit_gives_its_output() {
+        let mut c = Command::new("sh");
+        c.args(["-c", "echo out; echo err >&2; exit 3"]);
+        let out = output_within(c, Duration::from_secs(60)).unwrap();
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.status.code(), Some(3));
+    }
+
+    #[test]
+    fn contender_keys_round_trip() {
+        for c in Contender::all() {
+            assert_eq!(Contender::from_key(c.key()), Some(c));
+        }
+        assert_eq!(Contender::from_key("nosuch"), None);
     }
 }
