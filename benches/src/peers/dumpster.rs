@@ -46,36 +46,22 @@ impl PeerGc for Peer {
     const CANDIDATE_ROOTS_ONLY: bool = true;
     const HAS_AUTO_COLLECT: bool = true;
 
-    fn ring(size: usize) -> Gc<Node> {
-        let first = Gc::new(Node {
-            next: RefCell::new(None),
-        });
-        let mut prev = first.clone();
-        for _ in 1..size {
-            prev = Gc::new(Node {
-                next: RefCell::new(Some(prev)),
-            });
-        }
-        *first.next.borrow_mut() = Some(prev);
-        first
+    fn node(next: Option<Gc<Node>>) -> Gc<Node> {
+        Gc::new(Node {
+            next: RefCell::new(next),
+        })
     }
 
-    fn tree(depth: u32) -> Gc<Tree> {
-        if depth == 0 {
-            Gc::new(Tree {
-                left: None,
-                right: None,
-            })
-        } else {
-            Gc::new(Tree {
-                left: Some(Self::tree(depth - 1)),
-                right: Some(Self::tree(depth - 1)),
-            })
-        }
+    fn set_next(node: &Gc<Node>, next: Gc<Node>) {
+        *node.next.borrow_mut() = Some(next);
     }
 
-    fn check(tree: &Gc<Tree>) -> usize {
-        1 + tree.left.as_ref().map_or(0, Self::check) + tree.right.as_ref().map_or(0, Self::check)
+    fn tree_node(left: Option<Gc<Tree>>, right: Option<Gc<Tree>>) -> Gc<Tree> {
+        Gc::new(Tree { left, right })
+    }
+
+    fn children(tree: &Gc<Tree>) -> [Option<&Gc<Tree>>; 2] {
+        [tree.left.as_ref(), tree.right.as_ref()]
     }
 
     fn collect() -> Option<u64> {

@@ -58,36 +58,22 @@ impl PeerGc for Peer {
     const CANDIDATE_ROOTS_ONLY: bool = false;
     const HAS_AUTO_COLLECT: bool = false;
 
-    fn ring(size: usize) -> Cc<Node> {
-        let first = Cc::new(Node {
-            next: RefCell::new(None),
-        });
-        let mut prev = first.clone();
-        for _ in 1..size {
-            prev = Cc::new(Node {
-                next: RefCell::new(Some(prev)),
-            });
-        }
-        *first.next.borrow_mut() = Some(prev);
-        first
+    fn node(next: Option<Cc<Node>>) -> Cc<Node> {
+        Cc::new(Node {
+            next: RefCell::new(next),
+        })
     }
 
-    fn tree(depth: u32) -> Cc<Tree> {
-        if depth == 0 {
-            Cc::new(Tree {
-                left: None,
-                right: None,
-            })
-        } else {
-            Cc::new(Tree {
-                left: Some(Self::tree(depth - 1)),
-                right: Some(Self::tree(depth - 1)),
-            })
-        }
+    fn set_next(node: &Cc<Node>, next: Cc<Node>) {
+        *node.next.borrow_mut() = Some(next);
     }
 
-    fn check(tree: &Cc<Tree>) -> usize {
-        1 + tree.left.as_ref().map_or(0, Self::check) + tree.right.as_ref().map_or(0, Self::check)
+    fn tree_node(left: Option<Cc<Tree>>, right: Option<Cc<Tree>>) -> Cc<Tree> {
+        Cc::new(Tree { left, right })
+    }
+
+    fn children(tree: &Cc<Tree>) -> [Option<&Cc<Tree>>; 2] {
+        [tree.left.as_ref(), tree.right.as_ref()]
     }
 
     fn collect() -> Option<u64> {

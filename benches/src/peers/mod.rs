@@ -118,16 +118,48 @@ trait PeerGc {
     /// that off).
     const HAS_AUTO_COLLECT: bool;
 
+    /// A new ring node pointing at `next`.
+    fn node(next: Option<Self::Ring>) -> Self::Ring;
+
+    /// Points `node` at `next` (closing a ring).
+    fn set_next(node: &Self::Ring, next: Self::Ring);
+
+    /// A new tree node with these children.
+    fn tree_node(left: Option<Self::Tree>, right: Option<Self::Tree>) -> Self::Tree;
+
+    /// A tree node's children.
+    fn children(tree: &Self::Tree) -> [Option<&Self::Tree>; 2];
+
     /// Builds one ring of `size` nodes the way [`crate::graphs::gc_rings`] does (first
     /// node, a chain of `size - 1` nodes each pointing at the previous one, then
     /// `first.next = last`) and returns its first node.
-    fn ring(size: usize) -> Self::Ring;
+    fn ring(size: usize) -> Self::Ring {
+        let first = Self::node(None);
+        let mut prev = first.clone();
+        for _ in 1..size {
+            prev = Self::node(Some(prev));
+        }
+        Self::set_next(&first, prev);
+        first
+    }
 
     /// A complete tree of `depth` levels below the root, built recursively.
-    fn tree(depth: u32) -> Self::Tree;
+    fn tree(depth: u32) -> Self::Tree {
+        if depth == 0 {
+            Self::tree_node(None, None)
+        } else {
+            Self::tree_node(Some(Self::tree(depth - 1)), Some(Self::tree(depth - 1)))
+        }
+    }
 
     /// Nodes in a tree.
-    fn check(tree: &Self::Tree) -> usize;
+    fn check(tree: &Self::Tree) -> usize {
+        1 + Self::children(tree)
+            .into_iter()
+            .flatten()
+            .map(Self::check)
+            .sum::<usize>()
+    }
 
     /// The crate's explicit whole-heap collection; returns the number of objects it
     /// reports freed, where the crate reports one.
