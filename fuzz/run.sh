@@ -9,6 +9,10 @@
 # Full libFuzzer logs go to fuzz/target/run-logs/<target>.log; crash inputs to
 # fuzz/artifacts/<target>/. The committed seed corpus fuzz/seeds/<target>/ and the
 # dictionary fuzz/<target>.dict are used when present.
+#
+# FUZZ_SEED=N fixes libFuzzer's random seed (-seed=N), so that a run explores the same
+# inputs every time on the same code: CI uses it, so that its short runs are a repeatable
+# regression check; long campaigns leave it unset.
 set -uo pipefail
 
 secs="${1:-60}"
@@ -58,8 +62,12 @@ for t in "${targets[@]}"; do
         dirs+=("seeds/$t")
     fi
     # -a: debug assertions on (gc-core's debug checks catch double and foreign frees).
+    seed=()
+    if [ -n "${FUZZ_SEED:-}" ]; then
+        seed=(-seed="$FUZZ_SEED")
+    fi
     cargo +nightly fuzz run -a "$t" "${dirs[@]}" -- \
-        -max_total_time="$secs" -print_final_stats=1 "${dict[@]}" >"$log" 2>&1
+        -max_total_time="$secs" -print_final_stats=1 "${dict[@]}" "${seed[@]}" >"$log" 2>&1
     status=$?
 
     execs="$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | tail -n 1 | grep -Eo '[0-9]+$')"
