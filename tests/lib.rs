@@ -1,9 +1,11 @@
 //! Integration tests of the workspace live in `tests/tests/`, one file per topic. This
 //! library holds the helpers several of them share.
 
-use std::cell::RefCell;
+use gc_api::{Finalize, Gc, Trace};
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
 
 /// The text of a panic payload.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -57,4 +59,38 @@ impl Tally {
     pub fn max(&self) -> usize {
         self.0.borrow().values().copied().max().unwrap_or(0)
     }
+}
+
+/// Counts how many values were dropped.
+pub type Drops = Rc<Cell<usize>>;
+
+/// A tracked node with one edge that counts its drops in a shared [`Drops`].
+#[derive(Trace, Finalize)]
+pub struct Node {
+    /// The edge.
+    pub next: RefCell<Option<Gc<Node>>>,
+    #[gc(skip)]
+    /// Where its drop is counted.
+    pub drops: Drops,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the edge: the graph may be cyclic.
+        f.write_str("Node")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.drops.set(self.drops.get() + 1);
+    }
+}
+
+/// A new [`Node`] with no edge, counting into `drops`.
+pub fn node(drops: &Drops) -> Gc<Node> {
+    Gc::new(Node {
+        next: RefCell::new(None),
+        drops: drops.clone(),
+    })
 }

@@ -5,30 +5,8 @@ use gc_api::{Finalize, Gc, Trace};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::rc::Rc;
 
-/// Counts how many values were dropped.
-type Drops = Rc<Cell<usize>>;
-
-#[derive(Trace, Finalize)]
-struct Node {
-    next: RefCell<Option<Gc<Node>>>,
-    #[gc(skip)]
-    drops: Drops,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.drops.set(self.drops.get() + 1);
-    }
-}
-
-fn node(drops: &Drops) -> Gc<Node> {
-    Gc::new(Node {
-        next: RefCell::new(None),
-        drops: drops.clone(),
-    })
-}
+use gc_tests::{Drops, Node, node};
 
 fn link(from: &Gc<Node>, to: &Gc<Node>) {
     *from.next.borrow_mut() = Some(to.clone());

@@ -1,34 +1,14 @@
 //! The control surface of Python's `gc` module: enable/disable, thresholds, stats,
 //! callbacks, debug flags (with their `tracing` output), garbage and freeze.
 
-use gc_api::{CallbackId, CallbackInfo, DebugFlags, Finalize, Gc, Phase, Trace};
-use std::cell::{Cell, RefCell};
+use gc_api::{CallbackId, CallbackInfo, DebugFlags, Gc, Phase};
+use std::cell::RefCell;
 use std::fmt::Debug;
 use std::panic::catch_unwind;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-type Drops = Rc<Cell<usize>>;
-
-#[derive(Trace, Finalize)]
-struct Node {
-    next: RefCell<Option<Gc<Node>>>,
-    #[gc(skip)]
-    drops: Drops,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.drops.set(self.drops.get() + 1);
-    }
-}
-
-fn node(drops: &Drops) -> Gc<Node> {
-    Gc::new(Node {
-        next: RefCell::new(None),
-        drops: drops.clone(),
-    })
-}
+use gc_tests::{Drops, Node, node};
 
 /// Two nodes pointing at each other; returns both.
 fn pair(drops: &Drops) -> (Gc<Node>, Gc<Node>) {
