@@ -11,23 +11,8 @@ import sys
 import time
 
 
-class Node:
-    __slots__ = ("next",)
-
-    def __init__(self, nxt=None):
-        self.next = nxt
-
-
-def rings(nodes, size):
-    heads = []
-    for _ in range(nodes // size):
-        first = Node()
-        prev = first
-        for _ in range(size - 1):
-            prev = Node(prev)
-        first.next = prev
-        heads.append(first)
-    return heads
+# The same node class and ring builder as gc-stress's CPython contender.
+from workloads import Node, rings  # noqa: E402,F401
 
 
 def best_of(n, f):
