@@ -322,8 +322,8 @@ struct Recorder {
 }
 
 impl Recorder {
-    /// `garbage_made` and `live_base` are read at each collection: objects made garbage so
-    /// far, and objects the workload keeps alive on purpose.
+    /// At each collection, garbage still waiting = `garbage_made` (objects made garbage so
+    /// far) minus the drops counted since `drops_base`.
     fn install(origin: Instant, garbage_made: Rc<Cell<u64>>, drops_base: u64) -> Recorder {
         let samples = Rc::new(RefCell::new(Vec::new()));
         let started = Cell::new(None::<(Instant, u64)>);

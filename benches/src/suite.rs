@@ -47,11 +47,6 @@ pub struct Row {
 }
 
 impl Row {
-    /// Index of a contender in [`CONTENDER_NAMES`].
-    pub fn index_of(name: &str) -> Option<usize> {
-        CONTENDER_NAMES.iter().position(|&n| n == name)
-    }
-
     /// `ns(ours) / ns(other)`: lower is better for ours.
     pub fn ratio(&self, ours: usize, other: usize) -> f64 {
         self.ns_per_pair[ours] / self.ns_per_pair[other]
