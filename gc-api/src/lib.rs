@@ -53,3 +53,8 @@ pub use gc_core::{
 };
 pub use gc_derive::{Finalize, Trace};
 pub use interner::Interner;
+
+/// The README's Rust examples, compiled and run as doctests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;

@@ -11,8 +11,23 @@
 //! 7. `finalize_garbage`: PEP 442 finalizers, once per object;
 //! 8. `handle_resurrected_objects`: steps 2-4 again on `unreachable`; what a finalizer
 //!    made reachable survives;
-//! 9. `delete_garbage`: the values of what is left are dropped (memory goes when the last
-//!    handle does), or saved in `garbage()` under `SAVEALL`.
+//! 9. the final check (`garbage_is_closed`): over exactly the set left, fresh strong counts
+//!    against one more trace of each member; unless every handle to a member is owned by a
+//!    member, the whole set survives this collection;
+//! 10. `delete_garbage`: the values of what is left are dropped (memory goes when the last
+//!     handle does), or saved in `garbage()` under `SAVEALL`.
+//!
+//! Why step 9: steps 3 and 4 trace each object separately, and a `trace` that reports an
+//! owned edge in the first and omits it in the second (on alternate calls, by a counter, or
+//! by moving the handle out while being traced) would have a reachable object's value
+//! dropped under a live `&T`. The rule: nothing is dropped unless, at one moment after every
+//! finalizer ran, the sum of the members' strong counts equals the number of edges the
+//! members report into the set. `Trace`'s contract forbids reporting a handle the value does
+//! not own, so each member's count is at least the edges reported to it, and equal sums mean
+//! each is exactly that: no stack, no reachable object, no thread-local holds a handle to
+//! the set. A trace that reports too few edges in any pass can only make the check fail,
+//! which leaks for one collection and never frees. The check walks only the garbage: a
+//! collection that finds none pays nothing.
 //!
 //! No step recurses or allocates in proportion to the heap: the lists are intrusive, and
 //! `gc_refs` lives in each object's `prev` link while the object is `COLLECTING`.
@@ -133,8 +148,12 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
     let unreachable = Links::unlinked();
     list::init(&unreachable);
     let promote_to = (generation + 1).min(NUM_GENERATIONS - 1);
-    let (examined, mut unreachable_count, poisoned) =
-        deduce_unreachable(heap, young, &unreachable, promote_to);
+    let Deduced {
+        examined,
+        unreachable: mut unreachable_count,
+        poisoned,
+        freed_during_walk,
+    } = deduce_unreachable(heap, young, &unreachable, promote_to);
     if poisoned {
         // A `trace` panicked: what it would have shown is unknown, so everything survives.
         restore_unreachable(&unreachable, young);
@@ -176,6 +195,21 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
         unreachable_count
     };
 
+    // Step 9, the final check (module docs). When every object examined is garbage and no
+    // user code but the traces of step 3 ran since (no weak callback, finalizer or deferred
+    // free), steps 2-3 were that check already: one trace of each member of exactly this set
+    // against counts read just before, and their sums agree (every `gc_refs` ended at 0;
+    // with `Trace`'s rule 2 kept, none was clamped there).
+    let checked_by_steps_2_3 =
+        unreachable_count == examined && heap.special_unreachable.get() == 0 && !freed_during_walk;
+    let collected =
+        if collected > 0 && !checked_by_steps_2_3 && !garbage_is_closed(heap, &final_unreachable) {
+            keep_garbage(heap, &final_unreachable, old, generation);
+            0
+        } else {
+            collected
+        };
+
     if debug.contains(DebugFlags::COLLECTABLE) {
         list::for_each(&final_unreachable, |h| {
             // SAFETY: objects on the list are live.
@@ -214,16 +248,26 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
     collected
 }
 
+/// What `deduce_unreachable` found.
+struct Deduced {
+    /// Objects examined.
+    examined: usize,
+    /// Objects left on the unreachable list.
+    unreachable: usize,
+    /// A `trace` panicked.
+    poisoned: bool,
+    /// Frees deferred during the walk ran afterwards (user code: `Drop`s, finalizers).
+    freed_during_walk: bool,
+}
+
 /// Steps 2-4 on `young`: afterwards `young` holds the reachable objects (flags cleared,
 /// links restored) and `unreachable` the rest (still `COLLECTING | UNREACHABLE`).
-/// Returns how many objects were examined, how many are unreachable, and whether a
-/// `trace` panicked.
 fn deduce_unreachable(
     heap: &GcHeap,
     young: &Links,
     unreachable: &Links,
     promote_to: usize,
-) -> (usize, usize, bool) {
+) -> Deduced {
     heap.defer_frees.set(true);
     heap.special_unreachable.set(0);
     let examined = update_refs(young);
@@ -231,8 +275,13 @@ fn deduce_unreachable(
     let (unreachable_count, panicked) = move_unreachable(heap, young, unreachable, promote_to);
     poisoned |= panicked;
     heap.defer_frees.set(false);
-    heap.run_deferred_frees();
-    (examined, unreachable_count, poisoned)
+    let freed_during_walk = heap.run_deferred_frees();
+    Deduced {
+        examined,
+        unreachable: unreachable_count,
+        poisoned,
+        freed_during_walk,
+    }
 }
 
 /// `gc_refs` = strong count for every object of `containers` (an object being freed counts
@@ -279,6 +328,7 @@ fn guarded_pass(heap: &GcHeap, mut pass: impl FnMut(), mut resume: impl FnMut())
 
 /// Every edge from an object of `containers` to an object of `containers` takes one off
 /// the target's `gc_refs`; what remains counts references from outside.
+/// Returns whether a `trace` panicked.
 fn subtract_refs(heap: &GcHeap, containers: &Links) -> bool {
     let mut tracer = Tracer::new(TraceMode::SubtractRefs);
     let node = std::cell::Cell::new(containers.next.get());
@@ -308,13 +358,15 @@ fn subtract_refs(heap: &GcHeap, containers: &Links) -> bool {
 ///
 /// # Safety
 /// `target` is a live object.
+#[inline]
 pub(crate) unsafe fn visit_decref(target: NonNull<Header>) {
     // SAFETY: guaranteed by the caller.
     let hdr = unsafe { target.as_ref() };
     if hdr.has(flags::COLLECTING) {
         // SAFETY: a COLLECTING object is tracked and its `prev` holds `gc_refs`.
         let links = unsafe { &*Header::links(target) };
-        // A trace that reports more edges than there are handles cannot take it below 0.
+        // A trace that reports more edges than there are handles (breaking `Trace`'s
+        // rule 2) cannot take it below 0.
         links.prev.set(links.prev.get().saturating_sub(1));
     }
 }
@@ -507,8 +559,11 @@ fn handle_resurrected_objects(
     old: &Links,
 ) -> usize {
     let promote_to = old_generation_of(heap, old);
-    let (_, mut count, poisoned) =
-        deduce_unreachable(heap, unreachable, still_unreachable, promote_to);
+    let Deduced {
+        unreachable: mut count,
+        poisoned,
+        ..
+    } = deduce_unreachable(heap, unreachable, still_unreachable, promote_to);
     if poisoned {
         restore_unreachable(still_unreachable, unreachable);
         count = 0;
@@ -525,7 +580,70 @@ fn old_generation_of(heap: &GcHeap, old: &Links) -> usize {
         .unwrap_or(NUM_GENERATIONS - 1)
 }
 
-/// Step 9: drop the values of the garbage (or save it under `SAVEALL`). Each object is
+/// Step 9: whether no handle from outside `garbage` reaches it. Sums the members' strong
+/// counts, read now, and counts the edges their traces report into the set (members are
+/// `UNREACHABLE`; one more trace each). With `Trace`'s rule 2 kept, each member's count is
+/// at least the edges reported to it, so equal sums mean every handle to a member is owned
+/// by a member. Hidden edges or a panicking trace fail the check.
+fn garbage_is_closed(heap: &GcHeap, garbage: &Links) -> bool {
+    // A trace may allocate or drop handles: frees wait until the walk is done.
+    heap.defer_frees.set(true);
+    let mut tracer = Tracer::new(TraceMode::CountGarbageEdges);
+    let mut strong = 0usize;
+    let node = std::cell::Cell::new(garbage.next.get());
+    let poisoned = guarded_pass(
+        heap,
+        || {
+            while !ptr::eq(node.get(), garbage) {
+                let h = Header::from_links(node.get());
+                // SAFETY: members of the garbage list are live and not DEAD.
+                let hdr = unsafe { h.as_ref() };
+                debug_assert!(hdr.has(flags::UNREACHABLE) && !hdr.has(flags::DEAD));
+                // An object being freed counts as referenced, as in `update_refs`.
+                strong += if hdr.has(flags::FREEING) {
+                    1
+                } else {
+                    hdr.refcount.get() as usize
+                };
+                trace_object(h, &mut tracer);
+                // SAFETY: the node is live; its `next` is a member or the sentinel.
+                node.set(unsafe { (*node.get()).next.get() });
+            }
+        },
+        // A trace panicked: the check has failed; stop the walk.
+        || node.set(garbage),
+    );
+    heap.defer_frees.set(false);
+    // Frees a trace deferred may run user code, but only after the sums were taken: a
+    // handle that code hands out sees its object dead, like one a `Drop` smuggles out.
+    heap.run_deferred_frees();
+    !poisoned && !tracer.opaque && strong == tracer.garbage_edges
+}
+
+/// The final check failed: the garbage set survives this collection as if reachable, in
+/// `old` with the survivors.
+fn keep_garbage(heap: &GcHeap, garbage: &Links, old: &Links, generation: usize) {
+    let generation_bits = (old_generation_of(heap, old) as u32) << flags::GEN_SHIFT;
+    let mut kept = 0;
+    list::for_each(garbage, |h| {
+        // SAFETY: members of the garbage list are live.
+        let hdr = unsafe { h.as_ref() };
+        let cleared = hdr.flags.get() & !(flags::COLLECTING | flags::UNREACHABLE | flags::GEN_MASK);
+        hdr.flags.set(cleared | generation_bits);
+        kept += 1;
+    });
+    if generation == NUM_GENERATIONS - 2 {
+        heap.long_lived_pending
+            .set(heap.long_lived_pending.get() + kept);
+    } else if generation == NUM_GENERATIONS - 1 {
+        heap.long_lived_total
+            .set(heap.long_lived_total.get() + kept);
+    }
+    // SAFETY: both are well-formed lists.
+    unsafe { list::merge(garbage, old) };
+}
+
+/// Step 10: drop the values of the garbage (or save it under `SAVEALL`). Each object is
 /// held by a temporary handle while its value drops, so its memory outlives the drop;
 /// objects the drops free by refcounting leave the list and are freed by the free loop.
 fn delete_garbage(heap: &GcHeap, collectable: &Links, old: &Links, save_all: bool) {

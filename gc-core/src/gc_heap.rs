@@ -380,17 +380,18 @@ impl GcHeap {
     }
 
     /// After a graph phase: objects allocated during it join generation 0, and the frees
-    /// it deferred run.
-    pub(crate) fn run_deferred_frees(&self) {
+    /// it deferred run. Returns whether any did (they ran `Drop`s and finalizers).
+    pub(crate) fn run_deferred_frees(&self) -> bool {
         // SAFETY: both are well-formed lists; the walk that kept them apart is over.
         unsafe { list::merge_front(&self.pending, &self.generations[0]) };
         if !self.queued.get() {
-            return;
+            return false;
         }
         let depth = self.free_depth.get();
         self.free_depth.set(depth + 1);
         self.drain_free_queue();
         self.free_depth.set(depth);
+        true
     }
 
     /// `free_object` under a panic guard: a panic in a `Drop` (here or in a free nested

@@ -57,8 +57,8 @@ fn release_slow(h: NonNull<Header>) {
 /// Cloning adds a reference; dropping the last one frees the object at once (after its
 /// finalizer). Cycles of `Gc`s are found by the cycle collector. `Deref` gives the value;
 /// it panics if the collector already dropped the value (only possible for a handle that
-/// a `Drop` impl smuggled out of garbage, or after a `Trace` impl reported too many
-/// edges) — use [`Gc::try_deref`] to check.
+/// a `Drop` impl smuggled out of garbage, or after an `unsafe impl Trace` broke its
+/// contract by reporting too many edges) — use [`Gc::try_deref`] to check.
 pub struct Gc<T: 'static> {
     ptr: NonNull<Header>,
     _marker: PhantomData<T>,
@@ -111,9 +111,12 @@ impl<T: 'static> Gc<T> {
         if this.header().has(flags::DEAD) {
             None
         } else {
-            // SAFETY: not DEAD, so the value is initialised; the handle keeps the memory
-            // alive for the borrow's lifetime. Values are dropped only by the collector for
-            // unreachable objects, and an object with this handle is reachable.
+            // SAFETY: not DEAD, so the value is initialised, and the handle keeps the memory
+            // for the borrow's lifetime. A value is dropped while handles exist only by the
+            // collector, for a garbage set that its final check found closed: every handle
+            // to a member is owned by a member (exact when `Trace` impls keep their rule 2,
+            // which `unsafe impl Trace` promises). A handle outside the set, like `this`
+            // with a borrow through it, makes the check keep the whole set.
             Some(unsafe { &*Header::value_ptr(this.ptr).cast::<T>() })
         }
     }
@@ -199,7 +202,8 @@ impl<T: 'static> Drop for Gc<T> {
     }
 }
 
-impl<T: 'static> Trace for Gc<T> {
+// SAFETY: a `Gc` owns one strong reference and reports exactly that one.
+unsafe impl<T: 'static> Trace for Gc<T> {
     const MAY_CONTAIN_GC: bool = true;
 
     #[inline]
@@ -377,7 +381,8 @@ impl Drop for GcAny {
     }
 }
 
-impl Trace for GcAny {
+// SAFETY: a `GcAny` owns one strong reference and reports exactly that one.
+unsafe impl Trace for GcAny {
     fn trace(&self, tracer: &mut Tracer) {
         // SAFETY: the handle keeps its object live.
         unsafe { tracer.visit(self.ptr) }
@@ -508,7 +513,8 @@ impl<T: 'static> Clone for Weak<T> {
     }
 }
 
-impl<T: 'static> Trace for Weak<T> {
+// SAFETY: a `Weak` owns one strong reference to its weak cell and reports exactly that one.
+unsafe impl<T: 'static> Trace for Weak<T> {
     fn trace(&self, tracer: &mut Tracer) {
         self.cell.trace(tracer)
     }

@@ -154,25 +154,63 @@ unsafe fn finalize_erased<T: Finalize>(value: *const u8) {
 
 /// Reports the `Gc` handles a value holds, so the cycle collector can see the object graph.
 ///
-/// `#[derive(Trace)]` writes it: it calls `trace` on every field. A hand-written impl must
-/// call `trace` on every field that can hold a `Gc` (directly or inside containers), once.
+/// `#[derive(Trace)]` writes the impl (an `unsafe impl` the derive vouches for, so users
+/// of the derive write no `unsafe`): it calls `trace` on every field, in order.
 ///
-/// What a wrong impl does:
-/// - **Too few edges** (a `Gc` not reported): whatever that handle points at counts as
-///   referenced from outside the heap, so a cycle through it is never collected. A leak,
-///   never undefined behaviour.
-/// - **Too many edges** (a handle reported twice, or a handle the value does not own):
-///   the collector may take a still-referenced object for garbage and drop its value.
-///   Its memory stays valid while any handle exists, and every handle then sees the object
-///   dead (`Gc::try_deref` gives `None`, `Deref` panics). A reference `&T` obtained before
-///   that collection and still held across it would see a dropped value; so never report
-///   a handle the value does not own.
-/// - **A panic** in `trace`: the collection that called it treats everything it examined
-///   as reachable, finishes, and then the panic propagates.
+/// # Safety
+///
+/// The collector decides what to drop from what `trace` reports, so an impl promises:
+///
+/// 1. **Every handle, exactly once.** It reports every `Gc`/`Weak`/`GcAny` the value owns
+///    (directly or inside containers), each exactly once per call.
+/// 2. **Only owned handles.** It reports no handle the value does not own (a handle borrowed
+///    from elsewhere, a second report of the same handle, a handle of another value).
+/// 3. **The same edges on every call** while no `&mut` access to the value happens in
+///    between (interior mutability by code other than `trace` counts as such access).
+/// 4. **No moves.** It never moves, drops, clones or stores a handle from inside `trace`.
+///
+/// Breaking rule 2 (reporting too many edges) can make the collector take a reachable
+/// object for garbage and drop its value while a `&T` into it is still in use: undefined
+/// behaviour. Breaking rules 1, 3 or 4 by reporting too *few* edges, in any pass or only in
+/// some, only leaks: before it drops anything the collector counts the edges of the final
+/// garbage set once more and keeps the whole set if any member is referenced from outside.
+/// A `trace` that panics makes its collection treat everything it examined as reachable.
+///
+/// A hand-written impl states that it keeps the contract (`#[derive(Trace)]` writes the
+/// same thing for you):
+///
+/// ```
+/// # use gc_core as gc_api;
+/// use gc_api::{Finalize, Gc, Trace, Tracer};
+///
+/// struct Raw {
+///     items: Vec<Gc<u32>>,
+///     cached_len: usize,
+/// }
+///
+/// // SAFETY: reports each handle of `items` once; it owns them and never moves them.
+/// unsafe impl Trace for Raw {
+///     fn trace(&self, tracer: &mut Tracer) {
+///         self.items.trace(tracer);
+///     }
+/// }
+/// impl Finalize for Raw {
+///     const HAS_FINALIZER: bool = false;
+/// }
+///
+/// let raw = Gc::new(Raw { items: vec![Gc::new(1), Gc::new(2)], cached_len: 2 });
+/// assert!(Gc::is_tracked(&raw));
+/// ```
 ///
 /// `MAY_CONTAIN_GC = false` declares that no value of the type ever holds a `Gc`: its
 /// objects are not tracked (pure refcounting, like CPython's atomic objects).
-pub trait Trace {
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `Trace`, so a value holding it cannot be traced",
+    label = "`{Self}` is not `Trace`",
+    note = "`#[derive(Trace)]` on `{Self}` if it may hold a `Gc`; a field that never holds one \
+            can be left out of tracing with `#[gc(skip)]`"
+)]
+pub unsafe trait Trace {
     /// Whether a value of this type can hold a `Gc` (false: its objects are untracked).
     const MAY_CONTAIN_GC: bool = true;
 
@@ -201,6 +239,9 @@ pub(crate) enum TraceMode {
     MarkReachable,
     /// Introspection: record every target (as a strong handle, taken at once).
     Collect,
+    /// The final check of the garbage set: count edges into it (its members are
+    /// `UNREACHABLE`).
+    CountGarbageEdges,
 }
 
 /// The visitor handed to [`Trace::trace`]. Users only pass it on to their fields.
@@ -215,6 +256,8 @@ pub struct Tracer {
     pub(crate) opaque: bool,
     /// `MarkReachable`: objects moved back from the unreachable list.
     pub(crate) moved_back: usize,
+    /// `CountGarbageEdges`: edges reported into the garbage set.
+    pub(crate) garbage_edges: usize,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -231,6 +274,7 @@ impl Tracer {
             found: Vec::new(),
             opaque: false,
             moved_back: 0,
+            garbage_edges: 0,
         }
     }
 
@@ -257,8 +301,21 @@ impl Tracer {
                     self.moved_back += 1;
                 }
             }
-            TraceMode::Collect => self.found.extend(crate::handle::GcAny::from_live(header)),
+            TraceMode::CountGarbageEdges => {
+                // SAFETY: the caller guarantees a live object.
+                let in_garbage = unsafe { header.as_ref() }.has(flags::UNREACHABLE);
+                self.garbage_edges += usize::from(in_garbage);
+            }
+            TraceMode::Collect => self.collect_referent(header),
         }
+    }
+
+    /// Introspection, off the collector's passes: kept out of line so that `visit` stays
+    /// small where it is inlined into every `trace`.
+    #[cold]
+    #[inline(never)]
+    fn collect_referent(&mut self, header: NonNull<Header>) {
+        self.found.extend(crate::handle::GcAny::from_live(header));
     }
 }
 

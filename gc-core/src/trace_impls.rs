@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 macro_rules! leaf_types {
     ($($t:ty),* $(,)?) => {$(
-        impl Trace for $t {
+        // SAFETY: holds no handle and reports none.
+        unsafe impl Trace for $t {
             const MAY_CONTAIN_GC: bool = false;
             #[inline]
             fn trace(&self, _tracer: &mut Tracer) {}
@@ -44,7 +45,8 @@ leaf_types!(
     std::time::Instant,
 );
 
-impl Trace for str {
+// SAFETY: holds no handle and reports none.
+unsafe impl Trace for str {
     const MAY_CONTAIN_GC: bool = false;
     fn trace(&self, _tracer: &mut Tracer) {}
 }
@@ -52,7 +54,8 @@ impl Finalize for str {
     const HAS_FINALIZER: bool = false;
 }
 
-impl<T: ?Sized> Trace for std::marker::PhantomData<T> {
+// SAFETY: holds no handle and reports none.
+unsafe impl<T: ?Sized> Trace for std::marker::PhantomData<T> {
     const MAY_CONTAIN_GC: bool = false;
     fn trace(&self, _tracer: &mut Tracer) {}
 }
@@ -61,7 +64,8 @@ impl<T: ?Sized> Finalize for std::marker::PhantomData<T> {
 }
 
 /// A `Cell` can only be read by copying, and `Copy` types never hold a `Gc`.
-impl<T: Copy> Trace for Cell<T> {
+// SAFETY: a `Copy` type holds no handle; reports none.
+unsafe impl<T: Copy> Trace for Cell<T> {
     const MAY_CONTAIN_GC: bool = false;
     fn trace(&self, _tracer: &mut Tracer) {}
 }
@@ -71,7 +75,9 @@ impl<T: Copy> Finalize for Cell<T> {
 
 /// A `RefCell` mutably borrowed during a collection hides its edges: the object holding it
 /// then counts as reachable for that collection (conservative, never a panic).
-impl<T: Trace + ?Sized> Trace for RefCell<T> {
+// SAFETY: reports exactly what the inner value reports, or nothing (hidden edges) while it
+// is mutably borrowed.
+unsafe impl<T: Trace + ?Sized> Trace for RefCell<T> {
     const MAY_CONTAIN_GC: bool = T::MAY_CONTAIN_GC;
     fn trace(&self, tracer: &mut Tracer) {
         match self.try_borrow() {
@@ -87,7 +93,8 @@ impl<T: ?Sized> Finalize for RefCell<T> {
 
 macro_rules! containers {
     ($([$($g:tt)*] $t:ty => |$s:ident, $tr:ident| $body:expr;)*) => {$(
-        impl<$($g)*> Trace for $t {
+        // SAFETY: each element (or the boxed value) is owned and traced once.
+        unsafe impl<$($g)*> Trace for $t {
             const MAY_CONTAIN_GC: bool = <Self as MayContain>::VALUE;
             #[inline]
             fn trace(&self, $tr: &mut Tracer) {
@@ -155,7 +162,8 @@ containers! {
 
 macro_rules! tuples {
     ($(($($n:tt $t:ident),+))*) => {$(
-        impl<$($t: Trace),+> Trace for ($($t,)+) {
+        // SAFETY: each field is owned and traced once.
+        unsafe impl<$($t: Trace),+> Trace for ($($t,)+) {
             const MAY_CONTAIN_GC: bool = false $(|| $t::MAY_CONTAIN_GC)+;
             #[inline]
             fn trace(&self, tracer: &mut Tracer) {

@@ -51,7 +51,8 @@ pub(crate) struct WeakCell {
     pub(crate) callback: RefCell<Option<Box<dyn Callback>>>,
 }
 
-impl Trace for WeakCell {
+// SAFETY: reports only what the owned callback reports (the target is weak, not reported).
+unsafe impl Trace for WeakCell {
     // Tracked, so that collections can tell whether the cell itself is garbage. The target
     // is weak; a callback reports what it holds (nothing, for a plain closure).
     const MAY_CONTAIN_GC: bool = true;

@@ -12,9 +12,12 @@
 //!
 //! The generated impl
 //!
+//! * is an `unsafe impl` (the derive keeps `Trace`'s contract, so its users
+//!   write no `unsafe`);
 //! * traces every field, in declaration order, by calling
-//!   `::gc_api::Trace::trace(&field, tracer)` (for enums, only the fields of
-//!   the active variant, which are bound by reference in a `match`);
+//!   `<FieldType as ::gc_api::Trace>::trace(&field, tracer)` (for enums, only the
+//!   fields of the active variant, which are bound by reference in a `match`); a
+//!   field type that is not `Trace` is reported once, at that field;
 //! * sets `MAY_CONTAIN_GC` to the `||` of `MAY_CONTAIN_GC` of every traced
 //!   field type (over all variants, for enums). A type with no traced field
 //!   gets `false`, so its objects are not tracked by the cycle collector;
@@ -44,7 +47,7 @@
 //!
 //! ```ignore
 //! #[automatically_derived]
-//! impl<T> ::gc_api::Trace for Node<T>
+//! unsafe impl<T> ::gc_api::Trace for Node<T>
 //! where
 //!     T: ::gc_api::Trace,
 //! {
@@ -53,8 +56,8 @@
 //!         || <Vec<Gc<Node<T>>> as ::gc_api::Trace>::MAY_CONTAIN_GC;
 //!
 //!     fn trace(&self, tracer: &mut ::gc_api::Tracer) {
-//!         ::gc_api::Trace::trace(&self.value, tracer);
-//!         ::gc_api::Trace::trace(&self.children, tracer);
+//!         <T as ::gc_api::Trace>::trace(&self.value, tracer);
+//!         <Vec<Gc<Node<T>>> as ::gc_api::Trace>::trace(&self.children, tracer);
 //!     }
 //! }
 //! ```

@@ -132,11 +132,13 @@ fn mentions(tokens: TokenStream, name: &syn::Ident) -> bool {
     })
 }
 
-/// `::gc_api::Trace::trace(#place, tracer);`, spanned at the field's type so
-/// that a missing `Trace` impl is reported there. `place` and `tracer` keep
-/// their call-site spans (hygiene).
+/// `<Ty as ::gc_api::Trace>::trace(#place, tracer);`, spanned at the field's type so that a
+/// missing `Trace` impl is reported there, once: the `MAY_CONTAIN_GC` term names the same
+/// bound at the same place, and rustc reports identical errors once. `place` and `tracer`
+/// keep their call-site spans (hygiene).
 fn trace_call(traced: &Traced<'_>, place: &TokenStream, tracer: &TokenStream) -> TokenStream {
-    quote_spanned! {traced.field.ty.span()=> ::gc_api::Trace::trace(#place, #tracer); }
+    let ty = &traced.field.ty;
+    quote_spanned! {ty.span()=> <#ty as ::gc_api::Trace>::trace(#place, #tracer); }
 }
 
 fn member(traced: &Traced<'_>) -> Member {
@@ -281,8 +283,11 @@ pub(crate) fn expand(mut input: DeriveInput) -> syn::Result<TokenStream> {
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {
+        // SAFETY: the derive traces every field not marked `#[gc(skip)]` exactly once, in
+        // declaration order, and never moves a handle. A skipped field's edges are unseen,
+        // which only leaks.
         #[automatically_derived]
-        impl #impl_generics ::gc_api::Trace for #name #ty_generics #where_clause {
+        unsafe impl #impl_generics ::gc_api::Trace for #name #ty_generics #where_clause {
             const MAY_CONTAIN_GC: bool = false #(#terms)*;
 
             #[inline]
@@ -329,12 +334,12 @@ mod tests {
         };
         let expected = quote! {
             #[automatically_derived]
-            impl<T> ::gc_api::Trace for Pair<T> where T: ::gc_api::Trace {
+            unsafe impl<T> ::gc_api::Trace for Pair<T> where T: ::gc_api::Trace {
                 const MAY_CONTAIN_GC: bool = false || <Gc<T> as ::gc_api::Trace>::MAY_CONTAIN_GC;
 
                 #[inline]
                 fn trace(&self, tracer: &mut ::gc_api::Tracer) {
-                    ::gc_api::Trace::trace(&self.a, tracer);
+                    <Gc<T> as ::gc_api::Trace>::trace(&self.a, tracer);
                 }
             }
         };
@@ -381,7 +386,7 @@ mod tests {
         };
         let expected = quote! {
             #[automatically_derived]
-            impl<T> ::gc_api::Trace for Tree<T> where T: ::gc_api::Trace {
+            unsafe impl<T> ::gc_api::Trace for Tree<T> where T: ::gc_api::Trace {
                 const MAY_CONTAIN_GC: bool = false
                     || <T as ::gc_api::Trace>::MAY_CONTAIN_GC
                     || true
@@ -391,11 +396,11 @@ mod tests {
                 fn trace(&self, tracer: &mut ::gc_api::Tracer) {
                     match self {
                         Self::Leaf(__gc_field_0) => {
-                            ::gc_api::Trace::trace(__gc_field_0, tracer);
+                            <T as ::gc_api::Trace>::trace(__gc_field_0, tracer);
                         }
                         Self::Node { left: __gc_field_0, right: __gc_field_2, .. } => {
-                            ::gc_api::Trace::trace(__gc_field_0, tracer);
-                            ::gc_api::Trace::trace(__gc_field_2, tracer);
+                            <Gc<Tree<T>> as ::gc_api::Trace>::trace(__gc_field_0, tracer);
+                            <Gc<Tree<T>> as ::gc_api::Trace>::trace(__gc_field_2, tracer);
                         }
                         Self::Empty => {}
                     }

@@ -572,7 +572,8 @@ struct Fragile {
     next: RefCell<Option<Gc<Fragile>>>,
 }
 
-impl Trace for Fragile {
+// SAFETY: reports its one handle once; it may panic instead, which the collector survives.
+unsafe impl Trace for Fragile {
     fn trace(&self, tracer: &mut gc_api::Tracer) {
         if TRACE_PANICS.with(Cell::get) {
             panic!("trace panics");
@@ -609,7 +610,9 @@ struct TooMany {
     me: RefCell<Option<Gc<TooMany>>>,
 }
 
-impl Trace for TooMany {
+// SAFETY: not kept on purpose (reports `target` twice): the test shows what breaking rule 2
+// does, a dead handle, never freed memory, as long as no `&Node` is held across the collect.
+unsafe impl Trace for TooMany {
     fn trace(&self, tracer: &mut gc_api::Tracer) {
         self.target.trace(tracer);
         self.target.trace(tracer);

@@ -192,3 +192,194 @@ fn interning_from_a_finalizer_during_a_collection() {
     assert_eq!(made.len(), 1);
     assert!(Gc::ptr_eq(&made[0], &held));
 }
+
+// ---------------------------------------------------------------------------------------
+// Re-entrancy: an automatic collection started by `intern`'s own allocation
+// ---------------------------------------------------------------------------------------
+
+thread_local! {
+    static WORDS: Interner<String> = Interner::new();
+    /// What the finalizers below interned, kept alive.
+    static FROM_FINALIZER: RefCell<Vec<Gc<String>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A garbage self-cycle whose finalizer interns `word` through `WORDS`.
+#[derive(Trace)]
+struct InternsOnFinalize {
+    me: RefCell<Option<Gc<InternsOnFinalize>>>,
+    word: String,
+}
+
+impl Finalize for InternsOnFinalize {
+    fn finalize(&self) {
+        let g = WORDS.with(|w| w.intern(self.word.clone()));
+        FROM_FINALIZER.with(|f| f.borrow_mut().push(g));
+    }
+}
+
+/// Leaves a garbage cycle that interns `word` when finalized, and makes the next tracked
+/// allocation start an automatic collection. `Interner<String>` values are untracked, so
+/// that allocation is the weak reference `intern` makes after creating the object.
+fn arm_collection_with_finalizer_interning(word: &str) -> [usize; 3] {
+    gc_api::disable();
+    gc_api::collect();
+    let x = Gc::new(InternsOnFinalize {
+        me: RefCell::new(None),
+        word: word.to_string(),
+    });
+    *x.me.borrow_mut() = Some(x.clone());
+    drop(x);
+    let thresholds = gc_api::get_threshold();
+    gc_api::set_threshold([gc_api::get_count()[0], thresholds[1], thresholds[2]]);
+    gc_api::enable();
+    thresholds
+}
+
+fn disarm(thresholds: [usize; 3]) -> Vec<Gc<String>> {
+    gc_api::set_threshold(thresholds);
+    gc_api::disable();
+    FROM_FINALIZER.with(|f| std::mem::take(&mut *f.borrow_mut()))
+}
+
+#[test]
+fn a_finalizer_of_a_collection_that_intern_starts_may_intern_too() {
+    let collections_before = gc_api::get_stats()[0].collections;
+    let thresholds = arm_collection_with_finalizer_interning("other");
+    let outer = WORDS.with(|w| w.intern("outer".to_string()));
+    let from_finalizer = disarm(thresholds);
+    assert!(
+        gc_api::get_stats()[0].collections > collections_before,
+        "the allocation in intern started a collection"
+    );
+    assert_eq!(from_finalizer.len(), 1, "the finalizer ran and interned");
+    assert_eq!(*from_finalizer[0], "other");
+    assert_eq!(*outer, "outer");
+    WORDS.with(|w| {
+        assert!(Gc::ptr_eq(&w.intern("outer".to_string()), &outer));
+        assert!(Gc::ptr_eq(
+            &w.intern("other".to_string()),
+            &from_finalizer[0]
+        ));
+    });
+}
+
+#[test]
+fn an_equal_value_interned_by_such_a_finalizer_is_the_one_returned() {
+    let thresholds = arm_collection_with_finalizer_interning("same");
+    let outer = WORDS.with(|w| w.intern("same".to_string()));
+    let from_finalizer = disarm(thresholds);
+    assert_eq!(from_finalizer.len(), 1, "the finalizer ran and interned");
+    assert!(
+        Gc::ptr_eq(&outer, &from_finalizer[0]),
+        "one live object per value: the outer call returns the finalizer's"
+    );
+    WORDS.with(|w| {
+        assert_eq!(w.len(), 1, "one entry for the value");
+        assert!(Gc::ptr_eq(&w.intern("same".to_string()), &outer));
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// No `Clone`, no second copy; interned objects in cycles
+// ---------------------------------------------------------------------------------------
+
+/// Not `Clone`; equality and hash look at `name` only.
+#[derive(Trace, Finalize)]
+struct Name {
+    name: String,
+    #[gc(skip)]
+    uses: std::cell::Cell<u32>,
+}
+
+impl PartialEq for Name {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for Name {}
+impl std::hash::Hash for Name {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state)
+    }
+}
+
+fn name(s: &str) -> Name {
+    Name {
+        name: s.to_string(),
+        uses: std::cell::Cell::new(0),
+    }
+}
+
+#[test]
+fn a_type_that_is_not_clone_interns_by_its_eq_and_hash() {
+    let interner: Interner<Name> = Interner::new();
+    let a = interner.intern(name("car"));
+    a.uses.set(3);
+    let b = interner.intern(Name {
+        name: "car".to_string(),
+        uses: std::cell::Cell::new(99),
+    });
+    assert!(Gc::ptr_eq(&a, &b), "equal by name: the first object");
+    assert_eq!(b.uses.get(), 3, "the argument was dropped, not stored");
+    assert_eq!(
+        Gc::strong_count(&a),
+        2,
+        "the table holds no handle and no copy"
+    );
+    let c = interner.intern(name("cdr"));
+    assert!(!Gc::ptr_eq(&a, &c));
+    assert!(Gc::ptr_eq(&interner.get(&name("cdr")).unwrap(), &c));
+    assert_eq!(interner.len(), 2);
+}
+
+/// Tracked and interned: it can end up in a garbage cycle.
+#[derive(Trace, Finalize)]
+struct Atom {
+    #[gc(skip)]
+    key: u32,
+    next: RefCell<Option<Gc<Atom>>>,
+}
+
+impl PartialEq for Atom {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Atom {}
+impl std::hash::Hash for Atom {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state)
+    }
+}
+
+fn atom(key: u32) -> Atom {
+    Atom {
+        key,
+        next: RefCell::new(None),
+    }
+}
+
+#[test]
+fn an_interned_object_in_a_garbage_cycle_is_collected() {
+    gc_api::disable();
+    gc_api::collect();
+    let interner: Interner<Atom> = Interner::new();
+    let a = interner.intern(atom(1));
+    let b = interner.intern(atom(2));
+    assert!(Gc::is_tracked(&a));
+    *a.next.borrow_mut() = Some(b.clone());
+    *b.next.borrow_mut() = Some(a.clone());
+    drop((a, b));
+    assert_eq!(interner.len(), 2, "the cycle keeps both alive");
+    assert_eq!(
+        gc_api::collect(),
+        2,
+        "the interner's weak entries keep nothing"
+    );
+    assert!(interner.get(&atom(1)).is_none());
+    assert!(interner.is_empty());
+    let again = interner.intern(atom(1));
+    assert_eq!(again.key, 1);
+    assert!(Gc::ptr_eq(&interner.get(&atom(1)).unwrap(), &again));
+    assert_eq!(interner.len(), 1);
+}

@@ -236,7 +236,8 @@ struct Bomb {
     log: Rc<Log>,
 }
 
-impl Trace for Bomb {
+// SAFETY: reports its one handle once, or panics instead.
+unsafe impl Trace for Bomb {
     fn trace(&self, tracer: &mut Tracer) {
         if self.armed.get() > 0 {
             self.armed.set(self.armed.get() - 1);

@@ -18,7 +18,9 @@ impl Finalize for Node {
     const HAS_FINALIZER: bool = false;
 }
 
-impl Trace for Node {
+// SAFETY: reports its one handle once; the side effects in the modes (allocating, freezing,
+// introspecting, dropping other handles) never touch a handle of this value.
+unsafe impl Trace for Node {
     fn trace(&self, tracer: &mut Tracer) {
         match MODE.with(Cell::get) {
             1 => {

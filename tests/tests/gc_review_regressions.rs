@@ -77,7 +77,9 @@ fn a_weak_reference_to_a_dead_object_never_upgrades_after_its_memory_is_reused()
 #[derive(Finalize)]
 struct ReportsATemporary;
 
-impl Trace for ReportsATemporary {
+// SAFETY: not kept on purpose (reports a handle it does not own): the introspection it is
+// used for must hold the handle, not dangle.
+unsafe impl Trace for ReportsATemporary {
     fn trace(&self, tracer: &mut Tracer) {
         let temporary = Gc::new(vec![7u64; 4]);
         temporary.trace(tracer);

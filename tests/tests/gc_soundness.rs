@@ -658,7 +658,9 @@ struct Liar {
     drops: Rc<Tally>,
 }
 
-impl Trace for Liar {
+// SAFETY: `reports` 1 keeps the contract; 0 (too few edges, only a leak) and 2 (too many:
+// dead handles, with no `&Liar` held across the collection) break it on purpose.
+unsafe impl Trace for Liar {
     fn trace(&self, tracer: &mut gc_api::Tracer) {
         for _ in 0..self.reports {
             self.next.trace(tracer);
@@ -717,8 +719,9 @@ fn trace_reporting_too_few_edges_leaks_and_never_frees() {
 
 #[test]
 fn trace_reporting_too_many_edges_makes_handles_see_dead_objects_not_freed_memory() {
-    // Documented for `Trace`: an impl that reports an edge twice may make the collector
-    // take a still-referenced object for garbage; its handles then see it dead.
+    // Reporting an edge twice breaks `Trace`'s contract (rule 2), which no check inside the
+    // collector can catch when the lie is the same in every pass: the collector may take a
+    // still-referenced object for garbage; its handles then see it dead.
     let baseline = fresh_heap();
     let drops = Rc::new(Tally::default());
     let (a, b) = liar_pair(2, &drops);
@@ -927,6 +930,81 @@ fn long_list_is_freed_by_refcounting_without_recursion() {
         let freed = t.elapsed();
         assert_eq!(blocks_in_use(), baseline, "every node freed by refcounting");
         eprintln!("long list of {n}: built in {built:?}, freed in {freed:?}");
+    });
+}
+
+/// Each one's finalizer makes the next (of its own type), which dies by refcounting and
+/// runs its own finalizer: either at once, inside the finalizer, or when the maker's value
+/// is dropped (the new object is stored in it).
+#[derive(Trace)]
+struct Spawner {
+    remaining: usize,
+    store_child: bool,
+    child: RefCell<Option<Gc<Spawner>>>,
+    #[gc(skip)]
+    finalized: Rc<Cell<usize>>,
+}
+
+impl Finalize for Spawner {
+    fn finalize(&self) {
+        self.finalized.set(self.finalized.get() + 1);
+        if self.remaining == 0 {
+            return;
+        }
+        let child = Gc::new(Spawner {
+            remaining: self.remaining - 1,
+            store_child: self.store_child,
+            child: RefCell::new(None),
+            finalized: self.finalized.clone(),
+        });
+        if self.store_child {
+            *self.child.borrow_mut() = Some(child);
+        }
+    }
+}
+
+#[test]
+fn a_million_long_chain_of_finalizer_made_objects_runs_on_a_small_stack() {
+    const CHAIN: usize = 1_000_000;
+    for store_child in [false, true] {
+        on_small_stack(move || {
+            let baseline = blocks_in_use();
+            let finalized = Rc::new(Cell::new(0));
+            drop(Gc::new(Spawner {
+                remaining: CHAIN,
+                store_child,
+                child: RefCell::new(None),
+                finalized: finalized.clone(),
+            }));
+            assert_eq!(
+                finalized.get(),
+                CHAIN + 1,
+                "every finalizer ran exactly once"
+            );
+            assert_eq!(blocks_in_use(), baseline);
+        });
+    }
+    // The first one dies in a collection (a self-cycle): its finalizer runs from the
+    // collector, the rest by refcounting.
+    on_small_stack(|| {
+        gc_api::disable();
+        let baseline = blocks_in_use();
+        let finalized = Rc::new(Cell::new(0));
+        let first = Gc::new(Spawner {
+            remaining: CHAIN,
+            store_child: false,
+            child: RefCell::new(None),
+            finalized: finalized.clone(),
+        });
+        *first.child.borrow_mut() = Some(first.clone());
+        drop(first);
+        assert_eq!(gc_api::collect(), 1);
+        assert_eq!(
+            finalized.get(),
+            CHAIN + 1,
+            "every finalizer ran exactly once"
+        );
+        assert_eq!(blocks_in_use(), baseline);
     });
 }
 
