@@ -9,7 +9,8 @@
 #
 # Benches (criterion) and doctests are left out: doctests are built by rustdoc without the
 # sanitizer flag, and the benches measure speed, not soundness. The 10-million-node tests
-# of gc_soundness.rs run with GC_TESTS_LONG_LEN=100000 (override it in the environment).
+# of gc_recursion_depth.rs run with GC_TESTS_LONG_LEN=100000 (override it in the
+# environment).
 # Exits non-zero on any test failure or sanitizer report.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

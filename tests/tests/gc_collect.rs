@@ -6,34 +6,11 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use gc_tests::{Drops, Node, node};
-
-fn link(from: &Gc<Node>, to: &Gc<Node>) {
-    *from.next.borrow_mut() = Some(to.clone());
-}
-
-/// A ring of `n` nodes; returns its first node.
-fn ring(n: usize, drops: &Drops) -> Gc<Node> {
-    let first = node(drops);
-    let mut prev = first.clone();
-    for _ in 1..n {
-        let next = node(drops);
-        link(&prev, &next);
-        prev = next;
-    }
-    link(&prev, &first);
-    first
-}
-
-/// Starts every test from a clean, quiet heap: nothing pending, no automatic collection.
-fn quiet() {
-    gc_api::disable();
-    gc_api::collect();
-}
+use gc_tests::{Drops, Node, link, node, reset_heap, ring};
 
 #[test]
 fn self_referencing_object_is_collected_and_counted_once() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let a = node(&drops);
     link(&a, &a);
@@ -47,7 +24,7 @@ fn self_referencing_object_is_collected_and_counted_once() {
 
 #[test]
 fn two_node_cycle_returns_two() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let a = node(&drops);
     let b = node(&drops);
@@ -60,7 +37,7 @@ fn two_node_cycle_returns_two() {
 
 #[test]
 fn hundred_thousand_rings_of_ten_are_all_collected() {
-    quiet();
+    reset_heap();
     let before = gc_api::malloc_stats().blocks_in_use();
     let drops = Drops::default();
     for _ in 0..100_000 {
@@ -80,7 +57,7 @@ fn hundred_thousand_rings_of_ten_are_all_collected() {
 
 #[test]
 fn reachable_cycle_survives_until_its_last_handle_goes() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let keep = ring(5, &drops);
     assert_eq!(gc_api::collect(), 0);
@@ -101,7 +78,7 @@ fn reachable_cycle_survives_until_its_last_handle_goes() {
 
 #[test]
 fn object_reachable_only_through_a_reachable_object_survives() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let root = node(&drops);
     let cycle = ring(3, &drops);
@@ -118,7 +95,7 @@ fn object_reachable_only_through_a_reachable_object_survives() {
 
 #[test]
 fn acyclic_garbage_is_freed_by_refcounting_not_by_collect() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let a = node(&drops);
     let b = node(&drops);
@@ -132,7 +109,7 @@ fn acyclic_garbage_is_freed_by_refcounting_not_by_collect() {
 
 #[test]
 fn long_chain_is_freed_without_recursion() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let head = node(&drops);
     let mut tail = head.clone();
@@ -149,7 +126,7 @@ fn long_chain_is_freed_without_recursion() {
 
 #[test]
 fn long_chain_hanging_off_a_cycle_is_collected() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let head = node(&drops);
     let mut tail = head.clone();
@@ -173,7 +150,7 @@ struct Holder {
 
 #[test]
 fn untracked_objects_hanging_off_garbage_are_freed_but_not_counted() {
-    quiet();
+    reset_heap();
     let a = Gc::new(Holder {
         label: Gc::new("a".to_string()),
         number: Gc::new(1),
@@ -221,7 +198,7 @@ fn bag(result: Result<Gc<Bag>, String>) -> Gc<Bag> {
 
 #[test]
 fn cycles_through_every_std_container_are_collected() {
-    quiet();
+    reset_heap();
     let seed = bag(Err("seed".into()));
     let weak_seed = Gc::downgrade(&seed);
     // One self-cycle per container kind.
@@ -267,7 +244,7 @@ impl Drop for Big {
 
 #[test]
 fn cycle_of_large_objects_is_collected() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let a = Gc::new(Big {
         next: RefCell::new(None),
@@ -296,7 +273,7 @@ struct Aligned {
 
 #[test]
 fn cycle_of_over_aligned_objects_is_collected() {
-    quiet();
+    reset_heap();
     let a = Gc::new(Aligned {
         next: RefCell::new(None),
         value: 1,
@@ -317,7 +294,7 @@ fn cycle_of_over_aligned_objects_is_collected() {
 
 #[test]
 fn young_collection_leaves_older_cycles_alone() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let old = ring(4, &drops);
     assert_eq!(gc_api::collect_generation(0), Ok(0));
@@ -333,7 +310,7 @@ fn young_collection_leaves_older_cycles_alone() {
 
 #[test]
 fn reference_from_an_older_generation_keeps_a_young_cycle() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let old = node(&drops);
     gc_api::collect();
@@ -351,7 +328,7 @@ fn reference_from_an_older_generation_keeps_a_young_cycle() {
 
 #[test]
 fn collection_with_nothing_to_do_returns_zero() {
-    quiet();
+    reset_heap();
     assert_eq!(gc_api::collect(), 0);
     for g in 0..3 {
         assert_eq!(gc_api::collect_generation(g), Ok(0));
@@ -360,7 +337,7 @@ fn collection_with_nothing_to_do_returns_zero() {
 
 #[test]
 fn collect_generation_out_of_range_is_an_error() {
-    quiet();
+    reset_heap();
     let err = gc_api::collect_generation(3).unwrap_err();
     assert!(!err.to_string().is_empty());
     let boxed: Box<dyn std::error::Error> = Box::new(err);
@@ -388,7 +365,7 @@ impl Drop for Smuggler {
 
 #[test]
 fn handle_smuggled_out_of_garbage_by_drop_sees_the_object_dead() {
-    quiet();
+    reset_heap();
     let a = Gc::new(Smuggler {
         next: RefCell::new(None),
         value: 7,
@@ -434,7 +411,7 @@ impl Drop for Bomb {
 
 #[test]
 fn panic_in_drop_during_collection_leaves_the_heap_consistent() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let mk = || {
         Gc::new(Bomb {
@@ -463,7 +440,7 @@ fn panic_in_drop_during_collection_leaves_the_heap_consistent() {
 
 #[test]
 fn mutably_borrowed_refcell_makes_its_object_reachable_for_that_collection() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let a = node(&drops);
     let b = node(&drops);
@@ -485,7 +462,7 @@ fn mutably_borrowed_refcell_makes_its_object_reachable_for_that_collection() {
 
 #[test]
 fn collecting_many_small_cycles_repeatedly_frees_everything() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let before = gc_api::malloc_stats().blocks_in_use();
     for round in 1..=20 {
@@ -522,7 +499,7 @@ impl Drop for Allocating {
 
 #[test]
 fn drops_that_allocate_trigger_collections_safely_mid_free() {
-    quiet();
+    reset_heap();
     gc_api::set_threshold([3, 1, 1]);
     gc_api::enable();
     let drops = Drops::default();
@@ -586,7 +563,7 @@ impl Finalize for Fragile {}
 
 #[test]
 fn a_panicking_trace_makes_the_collection_keep_everything() {
-    quiet();
+    reset_heap();
     let a = Gc::new(Fragile {
         next: RefCell::new(None),
     });
@@ -624,7 +601,7 @@ impl Finalize for TooMany {}
 
 #[test]
 fn a_trace_with_too_many_edges_makes_a_held_object_dead_never_freed() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let keep = node(&drops);
     let wrong = Gc::new(TooMany {

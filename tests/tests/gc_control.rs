@@ -3,28 +3,10 @@
 
 use gc_api::{CallbackId, CallbackInfo, DebugFlags, Gc, Phase};
 use std::cell::RefCell;
-use std::fmt::Debug;
 use std::panic::catch_unwind;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
 
-use gc_tests::{Drops, Node, node};
-
-/// Two nodes pointing at each other; returns both.
-fn pair(drops: &Drops) -> (Gc<Node>, Gc<Node>) {
-    let a = node(drops);
-    let b = node(drops);
-    *a.next.borrow_mut() = Some(b.clone());
-    *b.next.borrow_mut() = Some(a.clone());
-    (a, b)
-}
-
-fn quiet() {
-    gc_api::disable();
-    gc_api::set_threshold([700, 10, 10]);
-    gc_api::set_debug(DebugFlags::empty());
-    gc_api::collect();
-}
+use gc_tests::{Capture, Drops, Node, node, pair, reset_heap};
 
 #[test]
 fn a_new_thread_starts_with_the_defaults() {
@@ -86,7 +68,7 @@ fn thresholds_round_trip() {
 
 #[test]
 fn threshold0_of_zero_turns_automatic_collection_off() {
-    quiet();
+    reset_heap();
     gc_api::set_threshold([0, 10, 10]);
     gc_api::enable();
     let drops = Drops::default();
@@ -103,7 +85,7 @@ fn threshold0_of_zero_turns_automatic_collection_off() {
 
 #[test]
 fn disabled_collector_runs_no_automatic_collection() {
-    quiet();
+    reset_heap();
     gc_api::set_threshold([10, 10, 10]);
     let drops = Drops::default();
     let before = gc_api::get_stats();
@@ -126,7 +108,7 @@ fn disabled_collector_runs_no_automatic_collection() {
 
 #[test]
 fn automatic_collection_frees_garbage_cycles() {
-    quiet();
+    reset_heap();
     gc_api::enable();
     let drops = Drops::default();
     for _ in 0..10_000 {
@@ -138,7 +120,7 @@ fn automatic_collection_frees_garbage_cycles() {
 
 #[test]
 fn stats_count_collections_and_collected_objects_per_generation() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let s0 = gc_api::get_stats();
     drop(pair(&drops));
@@ -176,7 +158,7 @@ fn recorder(calls: &Calls, name: &'static str) -> impl Fn(Phase, &CallbackInfo) 
 
 #[test]
 fn callbacks_run_in_registration_order_with_start_and_stop_info() {
-    quiet();
+    reset_heap();
     let calls: Calls = Rc::default();
     let first = gc_api::add_callback(recorder(&calls, "first"));
     let second = gc_api::add_callback(recorder(&calls, "second"));
@@ -224,7 +206,7 @@ fn callbacks_run_in_registration_order_with_start_and_stop_info() {
 
 #[test]
 fn callbacks_run_for_automatic_collections() {
-    quiet();
+    reset_heap();
     let calls: Calls = Rc::default();
     let id = gc_api::add_callback(recorder(&calls, "cb"));
     gc_api::set_threshold([5, 10, 10]);
@@ -245,7 +227,7 @@ fn callbacks_run_for_automatic_collections() {
 
 #[test]
 fn collect_inside_a_callback_returns_zero_and_callbacks_may_allocate() {
-    quiet();
+    reset_heap();
     let nested: Rc<RefCell<Vec<usize>>> = Rc::default();
     let drops = Drops::default();
     let id = {
@@ -274,7 +256,7 @@ fn collect_inside_a_callback_returns_zero_and_callbacks_may_allocate() {
 
 #[test]
 fn a_panicking_callback_leaves_the_heap_consistent() {
-    quiet();
+    reset_heap();
     let id = gc_api::add_callback(|phase, _| {
         if phase == Phase::Stop {
             panic!("callback panics");
@@ -293,7 +275,7 @@ fn a_panicking_callback_leaves_the_heap_consistent() {
 
 #[test]
 fn debug_flags_round_trip() {
-    quiet();
+    reset_heap();
     for flags in [
         DebugFlags::STATS,
         DebugFlags::COLLECTABLE,
@@ -314,7 +296,7 @@ fn debug_flags_round_trip() {
 
 #[test]
 fn saveall_keeps_the_garbage_in_garbage_and_clear_garbage_lets_it_go() {
-    quiet();
+    reset_heap();
     assert!(gc_api::garbage().is_empty());
     gc_api::set_debug(DebugFlags::SAVEALL);
     let drops = Drops::default();
@@ -350,7 +332,7 @@ fn saveall_keeps_the_garbage_in_garbage_and_clear_garbage_lets_it_go() {
 
 #[test]
 fn clear_garbage_frees_saved_objects_nothing_else_holds() {
-    quiet();
+    reset_heap();
     gc_api::set_debug(DebugFlags::SAVEALL);
     let drops = Drops::default();
     let a = node(&drops);
@@ -372,7 +354,7 @@ fn clear_garbage_frees_saved_objects_nothing_else_holds() {
 
 #[test]
 fn saveall_saves_acyclic_objects_reachable_only_from_the_garbage() {
-    quiet();
+    reset_heap();
     gc_api::set_debug(DebugFlags::SAVEALL);
     let drops = Drops::default();
     let (a, b) = pair(&drops);
@@ -392,7 +374,7 @@ fn saveall_saves_acyclic_objects_reachable_only_from_the_garbage() {
 
 #[test]
 fn freeze_moves_everything_to_the_permanent_generation() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let tracked_before = gc_api::get_objects(None).unwrap().len();
     let kept: Vec<Gc<Node>> = (0..3).map(|_| node(&drops)).collect();
@@ -440,7 +422,7 @@ fn freeze_moves_everything_to_the_permanent_generation() {
 
 #[test]
 fn freezing_twice_and_unfreezing_an_empty_permanent_generation() {
-    quiet();
+    reset_heap();
     let drops = Drops::default();
     let a = node(&drops);
     gc_api::freeze();
@@ -457,59 +439,9 @@ fn freezing_twice_and_unfreezing_an_empty_permanent_generation() {
     assert_eq!(drops.get(), 2, "frozen objects are still refcounted");
 }
 
-/// A `tracing` subscriber that keeps (target, message) of every event.
-#[derive(Clone, Default)]
-struct Capture {
-    events: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-struct MessageVisitor(String);
-
-impl tracing::field::Visit for MessageVisitor {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut visitor = MessageVisitor(String::new());
-        event.record(&mut visitor);
-        self.events
-            .lock()
-            .unwrap()
-            .push((event.metadata().target().to_string(), visitor.0));
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-impl Capture {
-    /// Messages of events with target "gc".
-    fn gc_messages(&self) -> Vec<String> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(target, _)| target == "gc")
-            .map(|(_, m)| m.clone())
-            .collect()
-    }
-}
-
 #[test]
 fn debug_stats_are_tracing_events_with_target_gc() {
-    quiet();
+    reset_heap();
     let capture = Capture::default();
     let drops = Drops::default();
     tracing::subscriber::with_default(capture.clone(), || {
@@ -543,7 +475,7 @@ fn debug_stats_are_tracing_events_with_target_gc() {
 
 #[test]
 fn debug_collectable_reports_each_collectable_object() {
-    quiet();
+    reset_heap();
     let capture = Capture::default();
     let drops = Drops::default();
     let (a, b) = pair(&drops);
@@ -573,7 +505,7 @@ fn debug_collectable_reports_each_collectable_object() {
 
 #[test]
 fn debug_leak_reports_and_saves() {
-    quiet();
+    reset_heap();
     let capture = Capture::default();
     let drops = Drops::default();
     drop(pair(&drops));

@@ -2,6 +2,7 @@
 //! (test_gc.py: test_get_count, test_collect_generations, GCCallbackTests' counting).
 
 use gc_api::{CallbackInfo, Finalize, Gc, Phase, Trace};
+use gc_tests::reset_heap;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -25,21 +26,14 @@ fn garbage_pair() {
     *a.next.borrow_mut() = Some(b);
 }
 
-/// A clean heap with counts [0, 0, 0], no automatic collection.
-fn quiet() {
-    gc_api::disable();
-    gc_api::set_threshold([700, 10, 10]);
-    gc_api::collect();
-    assert_eq!(gc_api::get_count(), [0, 0, 0]);
-}
-
 fn collections() -> [usize; 3] {
     gc_api::get_stats().map(|s| s.collections)
 }
 
 #[test]
 fn each_tracked_allocation_counts_one_and_each_free_takes_one_off() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     let mut kept: Vec<Gc<Node>> = (0..5).map(|_| node()).collect();
     assert_eq!(gc_api::get_count(), [5, 0, 0]);
     kept.truncate(3);
@@ -52,7 +46,8 @@ fn each_tracked_allocation_counts_one_and_each_free_takes_one_off() {
 
 #[test]
 fn count_never_goes_below_zero() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     let kept: Vec<Gc<Node>> = (0..10).map(|_| node()).collect();
     gc_api::collect();
     assert_eq!(gc_api::get_count(), [0, 0, 0]);
@@ -70,7 +65,8 @@ fn count_never_goes_below_zero() {
 
 #[test]
 fn collecting_a_generation_zeroes_the_younger_counts_and_bumps_the_next() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     let _a = node();
     let _b = node();
     assert_eq!(gc_api::get_count(), [2, 0, 0]);
@@ -94,7 +90,8 @@ fn collecting_a_generation_zeroes_the_younger_counts_and_bumps_the_next() {
 #[test]
 fn get_count_after_collecting_generation_zero_is_0_1_0() {
     // test_gc.py's test_get_count: after collect(0), get_count() is (0, 1, 0).
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     garbage_pair();
     let _live = node();
     assert_eq!(gc_api::collect_generation(0), Ok(2));
@@ -103,7 +100,8 @@ fn get_count_after_collecting_generation_zero_is_0_1_0() {
 
 #[test]
 fn untracked_objects_do_not_count() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     let n = Gc::new(5u32);
     let s = Gc::new(String::new());
     let v = Gc::new(vec![1u8, 2, 3]);
@@ -130,7 +128,8 @@ fn untracked_objects_do_not_count() {
 
 #[test]
 fn freeing_an_untracked_object_leaves_the_count_alone() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     let _a = node();
     let _b = node();
     assert_eq!(gc_api::get_count(), [2, 0, 0]);
@@ -144,7 +143,8 @@ type Seen = Rc<RefCell<Vec<(Phase, CallbackInfo, usize, [usize; 3])>>>;
 
 #[test]
 fn first_automatic_collection_runs_during_the_701st_allocation() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     let allocated = Rc::new(Cell::new(0usize));
     let seen: Seen = Rc::default();
     let id = {
@@ -192,7 +192,8 @@ fn first_automatic_collection_runs_during_the_701st_allocation() {
 
 #[test]
 fn hundred_thousand_objects_in_garbage_pairs_run_131_young_and_11_middle_collections() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     // A long-lived population in generation 2, as any real program has: it keeps the
     // oldest generation out (long-lived pending 0 < total / 4).
     let _long_lived: Vec<Gc<Node>> = (0..100).map(|_| node()).collect();
@@ -244,7 +245,8 @@ fn hundred_thousand_objects_in_garbage_pairs_run_131_young_and_11_middle_collect
 fn hundred_thousand_objects_from_an_empty_heap_run_142_automatic_collections() {
     // Same workload from an empty heap. CPython's rule lets the oldest generation run
     // when long-lived pending >= total / 4, and with an empty heap that is 0 >= 0.
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     let before = collections();
     gc_api::enable();
     for _ in 0..50_000 {
@@ -259,7 +261,8 @@ fn hundred_thousand_objects_from_an_empty_heap_run_142_automatic_collections() {
 
 #[test]
 fn threshold_is_exceeded_not_reached() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     gc_api::set_threshold([5, 10, 10]);
     gc_api::enable();
     let before = collections();
@@ -277,7 +280,8 @@ fn threshold_is_exceeded_not_reached() {
 
 #[test]
 fn untracked_allocations_never_trigger_a_collection() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     gc_api::set_threshold([5, 10, 10]);
     gc_api::enable();
     let before = collections();
@@ -290,7 +294,8 @@ fn untracked_allocations_never_trigger_a_collection() {
 
 #[test]
 fn middle_generation_runs_when_its_count_exceeds_its_threshold() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     gc_api::set_threshold([2, 3, 1000]);
     let before = collections();
     let seen: Rc<RefCell<Vec<usize>>> = Rc::default();
@@ -318,7 +323,8 @@ fn middle_generation_runs_when_its_count_exceeds_its_threshold() {
 
 #[test]
 fn oldest_generation_waits_for_a_quarter_of_the_long_lived_heap() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     // 400 long-lived objects: a full collection needs 100 pending.
     let long_lived: Vec<Gc<Node>> = (0..400).map(|_| node()).collect();
     gc_api::collect();
@@ -353,7 +359,8 @@ fn oldest_generation_waits_for_a_quarter_of_the_long_lived_heap() {
 
 #[test]
 fn collections_move_survivors_one_generation_up() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     let a = node();
     let in_gen = |g: usize, obj: &Gc<Node>| {
         gc_api::get_objects(Some(g))
@@ -379,7 +386,8 @@ fn collections_move_survivors_one_generation_up() {
 
 #[test]
 fn get_objects_of_an_invalid_generation_is_an_error() {
-    quiet();
+    reset_heap();
+    assert_eq!(gc_api::get_count(), [0, 0, 0]);
     assert!(gc_api::get_objects(Some(3)).is_err());
     assert!(gc_api::get_objects(Some(usize::MAX)).is_err());
     assert!(gc_api::collect_generation(3).is_err());

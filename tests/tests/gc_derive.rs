@@ -2,14 +2,10 @@
 //! `#[gc(skip)]`, and whether the resulting objects are tracked.
 
 use gc_api::{Finalize, Gc, GcAny, Trace};
+use gc_tests::reset_heap;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-
-fn quiet() {
-    gc_api::disable();
-    gc_api::collect();
-}
 
 fn referent_ids<T: 'static>(g: &Gc<T>) -> Vec<usize> {
     gc_api::get_referents(&[GcAny::from(g.clone())])
@@ -44,7 +40,7 @@ struct Primitives {
 
 #[test]
 fn named_struct_traces_its_fields_in_order_except_skipped_ones() {
-    quiet();
+    reset_heap();
     let g = Gc::new(Named {
         first: Gc::new(1),
         skipped: Gc::new(2),
@@ -61,7 +57,7 @@ fn named_struct_traces_its_fields_in_order_except_skipped_ones() {
 
 #[test]
 fn tuple_struct_traces_its_fields_in_order() {
-    quiet();
+    reset_heap();
     let g = Gc::new(Tuple(Gc::new(1), Gc::new(2), vec![Gc::new(3), Gc::new(4)]));
     assert!(Gc::is_tracked(&g));
     assert_eq!(
@@ -73,7 +69,7 @@ fn tuple_struct_traces_its_fields_in_order() {
 
 #[test]
 fn unit_and_primitive_structs_are_untracked() {
-    quiet();
+    reset_heap();
     let u = Gc::new(Unit);
     let p = Gc::new(Primitives {
         a: 1,
@@ -99,7 +95,7 @@ fn unit_and_primitive_structs_are_untracked() {
 
 #[test]
 fn a_struct_whose_only_gc_field_is_skipped_is_untracked() {
-    quiet();
+    reset_heap();
     #[derive(Trace, Finalize)]
     struct OnlySkipped {
         #[gc(skip)]
@@ -130,7 +126,7 @@ enum Shape {
 
 #[test]
 fn enum_variants_trace_the_active_fields() {
-    quiet();
+    reset_heap();
     let empty = Gc::new(Shape::Empty);
     assert!(
         Gc::is_tracked(&empty),
@@ -165,7 +161,7 @@ fn enum_variants_trace_the_active_fields() {
 
 #[test]
 fn cycle_through_an_enum_is_collected() {
-    quiet();
+    reset_heap();
     let a = Gc::new(Shape::Named {
         left: Gc::new(1),
         ignored: Gc::new(2),
@@ -194,7 +190,7 @@ enum Plain {
 
 #[test]
 fn enum_without_gc_fields_is_untracked() {
-    quiet();
+    reset_heap();
     for v in [Plain::A, Plain::B(1), Plain::C { x: "c".into() }] {
         let g = Gc::new(v);
         assert!(!Gc::is_tracked(&g));
@@ -221,7 +217,7 @@ struct Link<T: 'static> {
 
 #[test]
 fn generic_types_are_tracked_by_their_arguments() {
-    quiet();
+    reset_heap();
     let plain = Gc::new(Wrapper {
         value: 5u32,
         tag: "plain",
@@ -249,7 +245,7 @@ fn generic_types_are_tracked_by_their_arguments() {
 
 #[test]
 fn cycle_through_a_generic_struct_is_collected() {
-    quiet();
+    reset_heap();
     let drops = Rc::new(Cell::new(0));
     struct Counted(Rc<Cell<usize>>);
     impl Drop for Counted {
@@ -299,7 +295,7 @@ struct Fixed<const N: usize> {
 
 #[test]
 fn where_clauses_and_const_generics() {
-    quiet();
+    reset_heap();
     let b = Gc::new(Bounded {
         items: vec![Gc::new(1u8), Gc::new(2u8)],
     });
@@ -325,7 +321,7 @@ struct Hidden {
 
 #[test]
 fn cycle_through_a_skipped_field_is_never_collected() {
-    quiet();
+    reset_heap();
     let a = Gc::new(Hidden {
         next: RefCell::new(None),
         seen: RefCell::new(None),
@@ -344,7 +340,7 @@ fn cycle_through_a_skipped_field_is_never_collected() {
 
 #[test]
 fn traced_field_next_to_a_skipped_one_still_forms_collectable_cycles() {
-    quiet();
+    reset_heap();
     let a = Gc::new(Hidden {
         next: RefCell::new(None),
         seen: RefCell::new(None),
@@ -366,7 +362,7 @@ enum Value {
 
 #[test]
 fn recursive_enum_compiles_is_tracked_and_its_cycles_are_collected() {
-    quiet();
+    reset_heap();
     let list = Gc::new(Value::List(vec![Value::Int(1), Value::Int(2)]));
     assert!(Gc::is_tracked(&list));
     if let Value::List(items) = &*list {
@@ -402,7 +398,7 @@ impl Finalize for WithFinalizer {
 
 #[test]
 fn derived_trace_with_a_hand_written_finalizer() {
-    quiet();
+    reset_heap();
     let calls = Rc::new(Cell::new(0));
     let a = Gc::new(WithFinalizer {
         next: RefCell::new(None),
@@ -427,7 +423,7 @@ struct Everything {
 
 #[test]
 fn derived_trace_walks_nested_std_containers_in_order() {
-    quiet();
+    reset_heap();
     let target = Gc::new(0u8);
     let e = Gc::new(Everything {
         tuple: (0, Gc::new(1)),

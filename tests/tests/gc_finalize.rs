@@ -1,9 +1,14 @@
 //! PEP 442 finalizers (`impl Finalize`), after CPython's test_finalization.py: once per
 //! object, before any value of the garbage is dropped, resurrection, and the refcount path.
+//! The resurrection tests at the end walk everything a resurrected object reaches: all of
+//! it stays alive and intact, and is freed later without a second finalizer call.
 
 use gc_api::{Finalize, Gc, Trace, Weak};
+use gc_tests::{Tally, blocks_in_use, name_of, payload_of, reset_heap};
 use std::cell::{Cell, RefCell};
+use std::collections::{HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -137,16 +142,9 @@ fn link(from: &Gc<Fin>, to: &Gc<Fin>) {
     *from.next.borrow_mut() = Some(to.clone());
 }
 
-fn quiet() {
-    gc_api::disable();
-    gc_api::collect();
-    take_log();
-    take_saved();
-}
-
 #[test]
 fn finalizer_runs_once_for_a_collected_self_cycle() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::Nothing);
     link(&a, &a);
     assert!(!Gc::is_finalized(&a));
@@ -160,7 +158,7 @@ fn finalizer_runs_once_for_a_collected_self_cycle() {
 
 #[test]
 fn reachable_objects_are_not_finalized() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::Nothing);
     link(&a, &a);
     assert_eq!(gc_api::collect(), 0);
@@ -171,7 +169,7 @@ fn reachable_objects_are_not_finalized() {
 
 #[test]
 fn all_finalizers_of_the_garbage_run_before_any_value_is_dropped() {
-    quiet();
+    reset_heap();
     let names = ["r0", "r1", "r2", "r3", "r4"];
     let ring: Vec<Gc<Fin>> = names.iter().map(|n| fin(n, Action::Nothing)).collect();
     for i in 0..ring.len() {
@@ -191,7 +189,7 @@ fn all_finalizers_of_the_garbage_run_before_any_value_is_dropped() {
 
 #[test]
 fn finalizers_see_their_garbage_neighbours_intact() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::LogNext);
     let b = fin("b", Action::LogNext);
     let c = fin("c", Action::LogNext);
@@ -208,7 +206,7 @@ fn finalizers_see_their_garbage_neighbours_intact() {
 
 #[test]
 fn self_resurrecting_cycle_survives_uncounted_and_is_never_finalized_again() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::ResurrectNext);
     link(&a, &a);
     drop(a);
@@ -232,7 +230,7 @@ fn self_resurrecting_cycle_survives_uncounted_and_is_never_finalized_again() {
 
 #[test]
 fn resurrection_keeps_everything_the_resurrected_object_reaches() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::ResurrectNext);
     let b = fin("b", Action::Nothing);
     let c = fin("c", Action::Nothing);
@@ -268,7 +266,7 @@ fn resurrection_keeps_everything_the_resurrected_object_reaches() {
 
 #[test]
 fn only_the_resurrected_part_of_the_garbage_survives() {
-    quiet();
+    reset_heap();
     let x = fin("x", Action::ResurrectNext);
     link(&x, &x);
     let p = fin("p", Action::Nothing);
@@ -293,7 +291,7 @@ fn only_the_resurrected_part_of_the_garbage_survives() {
 
 #[test]
 fn resurrected_objects_move_to_the_next_generation() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::ResurrectNext);
     link(&a, &a);
     let id = Gc::id(&a);
@@ -313,7 +311,7 @@ fn resurrected_objects_move_to_the_next_generation() {
 
 #[test]
 fn refcounting_runs_the_finalizer_before_the_value_is_dropped() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::Nothing);
     let b = fin("b", Action::Nothing);
     link(&a, &b);
@@ -330,7 +328,7 @@ fn refcounting_runs_the_finalizer_before_the_value_is_dropped() {
 
 #[test]
 fn weak_references_upgrade_inside_a_refcount_finalizer_and_callbacks_run_after_it() {
-    quiet();
+    reset_heap();
     let a = fin_with_me("a", Action::UpgradeSelf);
     let _w = Weak::with_callback(&a, || log("callback a".into()));
     drop(a);
@@ -343,7 +341,7 @@ fn weak_references_upgrade_inside_a_refcount_finalizer_and_callbacks_run_after_i
 
 #[test]
 fn refcount_finalizer_can_resurrect_and_the_object_is_later_freed_without_a_second_call() {
-    quiet();
+    reset_heap();
     let a = fin_with_me("a", Action::ResurrectSelf);
     let weak = Gc::downgrade(&a);
     let id = Gc::id(&a);
@@ -366,7 +364,7 @@ fn refcount_finalizer_can_resurrect_and_the_object_is_later_freed_without_a_seco
 
 #[test]
 fn collect_inside_a_finalizer_returns_zero() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::Collect);
     link(&a, &a);
     let other = fin("o", Action::Nothing);
@@ -378,7 +376,7 @@ fn collect_inside_a_finalizer_returns_zero() {
 
 #[test]
 fn a_panicking_finalizer_counts_as_run() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::Panic);
     link(&a, &a);
     drop(a);
@@ -393,7 +391,7 @@ fn a_panicking_finalizer_counts_as_run() {
 
 #[test]
 fn a_panicking_refcount_finalizer_propagates_after_the_free() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::Panic);
     let result = catch_unwind(AssertUnwindSafe(move || drop(a)));
     assert!(result.is_err());
@@ -407,7 +405,7 @@ fn a_panicking_refcount_finalizer_propagates_after_the_free() {
 
 #[test]
 fn objects_a_finalizer_frees_by_refcounting_are_not_counted() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::BreakLink);
     let b = fin("b", Action::BreakLink);
     link(&a, &b);
@@ -423,7 +421,7 @@ fn objects_a_finalizer_frees_by_refcounting_are_not_counted() {
 
 #[test]
 fn finalizer_may_allocate_new_garbage_which_a_later_collection_frees() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::MakeCycle);
     link(&a, &a);
     drop(a);
@@ -435,7 +433,7 @@ fn finalizer_may_allocate_new_garbage_which_a_later_collection_frees() {
 
 #[test]
 fn young_collection_finalizes_young_garbage() {
-    quiet();
+    reset_heap();
     let a = fin("a", Action::Nothing);
     let b = fin("b", Action::Nothing);
     link(&a, &b);
@@ -467,7 +465,7 @@ impl Finalize for Plain {
 
 #[test]
 fn untracked_objects_get_their_finalizer_too_and_may_resurrect() {
-    quiet();
+    reset_heap();
     let p = Gc::new(Plain(9));
     assert!(!Gc::is_tracked(&p));
     PLAIN_SELF.with(|w| *w.borrow_mut() = Some(Gc::downgrade(&p)));
@@ -559,4 +557,263 @@ fn thread_exit_with_handles_in_other_thread_locals_never_frees_under_them() {
     let seen = seen.lock().unwrap();
     assert!(seen.len() <= 1, "{seen:?}");
     assert!(seen.iter().all(|t| t == "inner"), "{seen:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Finalizers that resurrect: everything the resurrected objects reach stays alive and
+// intact, and no finalizer runs twice
+// ---------------------------------------------------------------------------------------
+
+thread_local! {
+    /// Where the finalizers of `Phoenix`es save the handles they resurrect.
+    static RISEN: RefCell<Vec<Gc<Phoenix>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn risen_len() -> usize {
+    RISEN.with(|s| s.borrow().len())
+}
+
+fn clear_risen() {
+    let taken = RISEN.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    drop(taken);
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Rise {
+    /// No resurrection.
+    Stay,
+    /// Saves a handle to the `next` neighbour.
+    Neighbour,
+    /// Saves a handle to itself, found by walking the ring it is on.
+    SelfViaRing,
+    /// Saves a handle to itself from its own weak reference.
+    SelfViaWeak,
+}
+
+#[derive(Default)]
+struct PhoenixLog {
+    finalized: Tally,
+    drops: Tally,
+    upgrade_failed: Cell<usize>,
+}
+
+#[derive(Trace)]
+struct Phoenix {
+    id: usize,
+    name: String,
+    data: Vec<u64>,
+    next: RefCell<Option<Gc<Phoenix>>>,
+    others: RefCell<Vec<Gc<Phoenix>>>,
+    me: RefCell<Option<Weak<Phoenix>>>,
+    #[gc(skip)]
+    rise: Rise,
+    #[gc(skip)]
+    log: Rc<PhoenixLog>,
+}
+
+impl Phoenix {
+    fn new(id: usize, rise: Rise, log: &Rc<PhoenixLog>) -> Gc<Phoenix> {
+        let g = Gc::new(Phoenix {
+            id,
+            name: name_of(id),
+            data: payload_of(id),
+            next: RefCell::new(None),
+            others: RefCell::new(Vec::new()),
+            me: RefCell::new(None),
+            rise,
+            log: log.clone(),
+        });
+        if rise == Rise::SelfViaWeak {
+            *g.me.borrow_mut() = Some(Gc::downgrade(&g));
+        }
+        g
+    }
+
+    fn intact(&self) -> bool {
+        self.name == name_of(self.id) && self.data == payload_of(self.id)
+    }
+}
+
+impl Finalize for Phoenix {
+    fn finalize(&self) {
+        self.log.finalized.hit(self.id);
+        match self.rise {
+            Rise::Stay => {}
+            Rise::Neighbour => {
+                if let Some(n) = self.next.borrow().clone() {
+                    RISEN.with(|s| s.borrow_mut().push(n));
+                }
+            }
+            Rise::SelfViaRing => {
+                let mut cur = self.next.borrow().clone();
+                while let Some(c) = cur {
+                    if c.id == self.id {
+                        RISEN.with(|s| s.borrow_mut().push(c));
+                        break;
+                    }
+                    cur = c.next.borrow().clone();
+                }
+            }
+            Rise::SelfViaWeak => match self.me.borrow().as_ref().and_then(Weak::upgrade) {
+                Some(me) => RISEN.with(|s| s.borrow_mut().push(me)),
+                None => self
+                    .log
+                    .upgrade_failed
+                    .set(self.log.upgrade_failed.get() + 1),
+            },
+        }
+    }
+}
+
+impl Drop for Phoenix {
+    fn drop(&mut self) {
+        self.log.drops.hit(self.id);
+    }
+}
+
+/// Walks everything reachable from `start` (through `next` and `others`); checks each
+/// object is alive and intact; returns the ids seen.
+fn walk_phoenixes(start: &Gc<Phoenix>) -> HashSet<usize> {
+    let mut seen = HashSet::new();
+    let mut queue = VecDeque::from([start.clone()]);
+    while let Some(g) = queue.pop_front() {
+        assert!(!Gc::is_dead(&g), "a resurrected object is dead");
+        let v = Gc::try_deref(&g).expect("a resurrected object must stay readable");
+        assert!(v.intact(), "object {} was damaged", v.id);
+        if seen.insert(v.id) {
+            queue.extend(v.next.borrow().iter().cloned());
+            queue.extend(v.others.borrow().iter().cloned());
+        }
+    }
+    seen
+}
+
+/// Ring 0 -> 1 -> 2 -> 0; 1 also holds 3 and 4 (not on the ring). Node 0 rises as told.
+fn phoenix_graph(rise0: Rise, log: &Rc<PhoenixLog>) {
+    let ring: Vec<Gc<Phoenix>> = (0..3)
+        .map(|id| Phoenix::new(id, if id == 0 { rise0 } else { Rise::Stay }, log))
+        .collect();
+    for i in 0..3 {
+        *ring[i].next.borrow_mut() = Some(ring[(i + 1) % 3].clone());
+    }
+    let extra: Vec<Gc<Phoenix>> = (3..5).map(|id| Phoenix::new(id, Rise::Stay, log)).collect();
+    ring[1].others.borrow_mut().extend(extra);
+}
+
+fn check_resurrection(rise0: Rise) {
+    let baseline = reset_heap();
+    let log = Rc::new(PhoenixLog::default());
+    phoenix_graph(rise0, &log);
+    // An unrelated garbage ring that nothing resurrects.
+    let other: Vec<Gc<Phoenix>> = (10..12)
+        .map(|id| Phoenix::new(id, Rise::Stay, &log))
+        .collect();
+    *other[0].next.borrow_mut() = Some(other[1].clone());
+    *other[1].next.borrow_mut() = Some(other[0].clone());
+    drop(other);
+
+    assert_eq!(
+        gc_api::collect(),
+        2,
+        "only the unrelated ring is collected; resurrected objects are not counted"
+    );
+    assert_eq!(log.drops.get(10), 1);
+    assert_eq!(log.drops.get(11), 1);
+    for id in 0..5 {
+        assert_eq!(log.finalized.get(id), 1, "finalizer of {id} runs once");
+        assert_eq!(
+            log.drops.get(id),
+            0,
+            "object {id} was resurrected, not dropped"
+        );
+    }
+    assert_eq!(risen_len(), 1);
+    let saved = RISEN.with(|s| s.borrow()[0].clone());
+    let expected_id = if rise0 == Rise::Neighbour { 1 } else { 0 };
+    assert_eq!(saved.id, expected_id);
+    assert_eq!(walk_phoenixes(&saved), (0..5).collect::<HashSet<_>>());
+    assert!(Gc::is_finalized(&saved));
+    drop(saved);
+
+    // A second collection keeps them: they are reachable from the thread-local.
+    assert_eq!(gc_api::collect(), 0);
+    assert_eq!(log.drops.total(), 2);
+
+    // Once released, they are collected without running a finalizer again.
+    clear_risen();
+    assert_eq!(gc_api::collect(), 5);
+    for id in 0..5 {
+        assert_eq!(log.finalized.get(id), 1, "finalizer of {id} ran again");
+        assert_eq!(log.drops.get(id), 1, "object {id} dropped once");
+    }
+    assert_eq!(risen_len(), 0);
+    assert_eq!(blocks_in_use(), baseline);
+}
+
+#[test]
+fn finalizer_resurrecting_a_neighbour_keeps_it_and_all_it_reaches_alive() {
+    check_resurrection(Rise::Neighbour);
+}
+
+#[test]
+fn finalizer_resurrecting_itself_keeps_it_and_all_it_reaches_alive() {
+    check_resurrection(Rise::SelfViaRing);
+}
+
+#[test]
+fn finalizer_resurrecting_itself_through_a_weak_reference_on_refcount_free() {
+    let baseline = reset_heap();
+    let log = Rc::new(PhoenixLog::default());
+    let x = Phoenix::new(0, Rise::SelfViaWeak, &log);
+    let y = Phoenix::new(1, Rise::Stay, &log);
+    x.others.borrow_mut().push(y);
+    let weak = Gc::downgrade(&x);
+    drop(x);
+    // The finalizer ran (weak references still upgrade during it) and saved the object.
+    assert_eq!(log.finalized.get(0), 1);
+    assert_eq!(log.upgrade_failed.get(), 0);
+    assert_eq!(
+        log.drops.total(),
+        0,
+        "nothing may be dropped: x was resurrected"
+    );
+    assert_eq!(risen_len(), 1);
+    let again = weak.upgrade().expect("a resurrected object is alive");
+    assert!(Gc::is_finalized(&again));
+    assert_eq!(walk_phoenixes(&again), HashSet::from([0, 1]));
+    drop(again);
+    assert_eq!(gc_api::collect(), 0);
+
+    clear_risen();
+    assert_eq!(
+        log.finalized.get(0),
+        1,
+        "the finalizer runs once in a lifetime"
+    );
+    assert_eq!(log.finalized.get(1), 1);
+    assert_eq!(log.drops.get(0), 1);
+    assert_eq!(log.drops.get(1), 1);
+    assert!(weak.upgrade().is_none());
+    drop(weak);
+    assert_eq!(blocks_in_use(), baseline);
+}
+
+#[test]
+fn weak_references_to_garbage_are_cleared_before_finalizers_run() {
+    let baseline = reset_heap();
+    let log = Rc::new(PhoenixLog::default());
+    let a = Phoenix::new(0, Rise::SelfViaWeak, &log);
+    let b = Phoenix::new(1, Rise::SelfViaWeak, &log);
+    *a.next.borrow_mut() = Some(b.clone());
+    *b.next.borrow_mut() = Some(a.clone());
+    drop((a, b));
+    // In a collection the weak references die first, so the upgrade fails and nothing is
+    // resurrected. Collected: the two objects and their two weak cells (tracked objects,
+    // garbage too, as Python's weakref objects are).
+    assert_eq!(gc_api::collect(), 4);
+    assert_eq!(log.upgrade_failed.get(), 2);
+    assert_eq!(log.finalized.total(), 2);
+    assert_eq!(log.drops.total(), 2);
+    assert_eq!(risen_len(), 0);
+    assert_eq!(blocks_in_use(), baseline);
 }

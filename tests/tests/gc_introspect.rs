@@ -2,6 +2,7 @@
 //! `get_referents`, `get_referrers`, `debug::dump_dot` and `malloc_stats`.
 
 use gc_api::{Finalize, Gc, GcAny, Trace};
+use gc_tests::reset_heap;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::cell::RefCell;
@@ -28,18 +29,13 @@ struct Big {
     next: RefCell<Option<Gc<Big>>>,
 }
 
-fn quiet() {
-    gc_api::disable();
-    gc_api::collect();
-}
-
 fn ids(objs: &[GcAny]) -> Vec<usize> {
     objs.iter().map(GcAny::id).collect()
 }
 
 #[test]
 fn object_at_finds_live_objects_of_every_kind() {
-    quiet();
+    reset_heap();
     let n = node("n");
     let s = Gc::new(String::from("text"));
     let x = Gc::new(42u64);
@@ -70,7 +66,7 @@ fn object_at_finds_live_objects_of_every_kind() {
 
 #[test]
 fn object_at_holds_a_strong_handle() {
-    quiet();
+    reset_heap();
     let n = node("n");
     assert_eq!(Gc::strong_count(&n), 1);
     let any = gc_api::object_at(Gc::id(&n)).unwrap();
@@ -85,7 +81,7 @@ fn object_at_holds_a_strong_handle() {
 
 #[test]
 fn object_at_gives_none_for_freed_objects() {
-    quiet();
+    reset_heap();
     let n = node("gone");
     let s = Gc::new(5u8);
     let big = Gc::new(Big {
@@ -101,7 +97,7 @@ fn object_at_gives_none_for_freed_objects() {
 
 #[test]
 fn object_at_gives_none_for_objects_freed_by_the_collector() {
-    quiet();
+    reset_heap();
     let a = node("a");
     *a.next.borrow_mut() = Some(a.clone());
     let id = Gc::id(&a);
@@ -116,7 +112,7 @@ fn object_at_gives_none_for_objects_freed_by_the_collector() {
 
 #[test]
 fn object_at_gives_none_for_interior_pointers() {
-    quiet();
+    reset_heap();
     let n = node("n");
     let s = Gc::new(1u32);
     let big = Gc::new(Big {
@@ -138,7 +134,7 @@ fn object_at_gives_none_for_interior_pointers() {
 
 #[test]
 fn object_at_gives_none_for_small_and_odd_integers() {
-    quiet();
+    reset_heap();
     let _keep = node("k");
     for id in [
         0,
@@ -165,7 +161,7 @@ fn object_at_gives_none_for_small_and_odd_integers() {
 
 #[test]
 fn object_at_never_crashes_on_a_million_integers() {
-    quiet();
+    reset_heap();
     // Live objects, with free blocks between them, so addresses near them hit pools.
     let mut live = Vec::new();
     for i in 0..2000 {
@@ -207,7 +203,7 @@ fn object_at_never_crashes_on_a_million_integers() {
 
 #[test]
 fn downcast_to_the_wrong_type_gives_the_handle_back() {
-    quiet();
+    reset_heap();
     let n = node("n");
     let any = GcAny::from(n.clone());
     assert_eq!(any.id(), Gc::id(&n));
@@ -228,7 +224,7 @@ fn downcast_to_the_wrong_type_gives_the_handle_back() {
 
 #[test]
 fn gc_any_is_a_strong_comparable_handle() {
-    quiet();
+    reset_heap();
     let n = node("n");
     let a = GcAny::from(n.clone());
     let b = a.clone();
@@ -248,7 +244,7 @@ fn gc_any_is_a_strong_comparable_handle() {
 
 #[test]
 fn get_referents_follow_trace_order_and_include_untracked_objects() {
-    quiet();
+    reset_heap();
     let next = node("next");
     let numbers: Vec<Gc<u32>> = (0..3).map(Gc::new).collect();
     let n = Gc::new(Node {
@@ -275,7 +271,7 @@ fn get_referents_follow_trace_order_and_include_untracked_objects() {
 
 #[test]
 fn get_referrers_finds_the_tracked_objects_pointing_at_a_target() {
-    quiet();
+    reset_heap();
     let target = node("target");
     let a = node("a");
     let b = node("b");
@@ -303,7 +299,7 @@ fn get_referrers_finds_the_tracked_objects_pointing_at_a_target() {
 
 #[test]
 fn get_objects_lists_tracked_objects_by_generation() {
-    quiet();
+    reset_heap();
     let everything_before = gc_api::get_objects(None).unwrap().len();
     let n = node("n");
     let s = Gc::new(String::from("untracked"));
@@ -333,7 +329,7 @@ fn get_objects_lists_tracked_objects_by_generation() {
 
 #[test]
 fn get_objects_does_not_list_freed_objects() {
-    quiet();
+    reset_heap();
     let n = node("n");
     let id = Gc::id(&n);
     drop(n);
@@ -342,7 +338,7 @@ fn get_objects_does_not_list_freed_objects() {
 
 #[test]
 fn dump_dot_draws_a_small_cycle() {
-    quiet();
+    reset_heap();
     let a = node("a");
     let b = node("b");
     *a.next.borrow_mut() = Some(b.clone());
@@ -369,7 +365,7 @@ fn dump_dot_draws_a_small_cycle() {
 
 #[test]
 fn malloc_stats_display_and_blocks_in_use() {
-    quiet();
+    reset_heap();
     let before = gc_api::malloc_stats();
     let text = before.to_string();
     assert!(
@@ -409,7 +405,7 @@ fn malloc_stats_display_and_blocks_in_use() {
 
 #[test]
 fn large_objects_are_not_counted_as_small_blocks() {
-    quiet();
+    reset_heap();
     let before = gc_api::malloc_stats().blocks_in_use();
     let big = Gc::new(Big {
         payload: [1; 128],
@@ -440,7 +436,7 @@ impl Drop for Smuggler {
 
 #[test]
 fn dead_objects_are_invisible_to_introspection() {
-    quiet();
+    reset_heap();
     let a = Gc::new(Smuggler {
         next: RefCell::new(None),
     });
@@ -469,7 +465,7 @@ struct Aligned32(u8);
 
 #[test]
 fn object_at_at_the_size_and_alignment_boundaries() {
-    quiet();
+    reset_heap();
     let before = gc_api::malloc_stats().blocks_in_use();
     let unit_a = Gc::new(());
     let unit_b = Gc::new(());

@@ -1,11 +1,14 @@
 //! Panics in user code (DESIGN.md 3.4): a panic in `Drop`, in `Trace::trace`, in a
-//! finalizer, in a weak callback or in a collection callback leaves the heap consistent.
+//! finalizer, in a weak callback, in a collection callback or in a `tracing` subscriber
+//! (the output of the debug flags) leaves the heap consistent.
 //! The panic propagates out of `collect()` (or out of the drop of the last handle), no value
 //! is dropped twice, a finalizer that panicked counts as run, and later collections and
 //! allocations work. Also: refcount overflow aborts the process, as `Rc` does.
 
-use gc_api::{Finalize, Gc, Phase, Trace, Tracer, Weak};
-use gc_tests::{Tally, blocks_in_use, fresh_heap, panic_message as message_of, panic_of};
+use gc_api::{DebugFlags, Finalize, Gc, Phase, Trace, Tracer, Weak};
+use gc_tests::{
+    Capture, Cycle, Tally, blocks_in_use, panic_message as message_of, panic_of, reset_heap,
+};
 use std::cell::{Cell, RefCell};
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -118,7 +121,7 @@ fn check_heap_still_works(baseline: usize) {
 
 #[test]
 fn panic_in_drop_during_a_collection_propagates_and_the_heap_stays_consistent() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     let stats_before = gc_api::get_stats()[2];
     // Two values panic: the first panic propagates, the second must not abort.
@@ -153,7 +156,7 @@ fn panic_in_drop_during_a_collection_propagates_and_the_heap_stays_consistent() 
 
 #[test]
 fn panic_in_drop_during_a_refcount_free_propagates_out_of_the_drop() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     // A chain 0 -> 1 -> 2 -> 3 (not a cycle); 1 panics when dropped.
     let nodes: Vec<Gc<Victim>> = (0..4)
@@ -189,7 +192,7 @@ fn panic_in_drop_of_a_value_freed_while_garbage_drops_is_contained() {
         ring: RefCell<Option<Gc<Fork>>>,
         chain: Option<Gc<Victim>>,
     }
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     let tail = Victim::new(
         11,
@@ -283,7 +286,7 @@ fn bomb_ring(n: usize, log: &Rc<Log>) -> (Vec<Gc<Bomb>>, Vec<Rc<Cell<u32>>>) {
 
 #[test]
 fn panic_in_trace_keeps_everything_and_propagates_out_of_collect() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     let (nodes, fuses) = bomb_ring(3, &log);
     // An unrelated garbage ring in the same collection.
@@ -319,7 +322,7 @@ fn panic_in_trace_keeps_everything_and_propagates_out_of_collect() {
 
 #[test]
 fn panic_in_trace_during_the_resurrection_check_keeps_the_garbage_consistent() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     let fuse = Rc::new(Cell::new(0));
     // 0 <-> 1; 0's finalizer arms 1's trace, which then panics in the resurrection check.
@@ -367,7 +370,7 @@ fn panic_in_trace_during_the_resurrection_check_keeps_the_garbage_consistent() {
 
 #[test]
 fn a_trace_that_always_panics_leaks_but_never_frees_early() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     let (nodes, fuses) = bomb_ring(4, &log);
     fuses[3].set(u32::MAX);
@@ -394,7 +397,7 @@ fn a_trace_that_always_panics_leaks_but_never_frees_early() {
 
 #[test]
 fn panic_in_finalizer_during_a_collection_counts_as_run() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     drop(ring(
         0..4,
@@ -416,7 +419,7 @@ fn panic_in_finalizer_during_a_collection_counts_as_run() {
 
 #[test]
 fn panic_in_finalizer_during_a_refcount_free_counts_as_run() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     let x = Victim::new(
         0,
@@ -436,7 +439,7 @@ fn panic_in_finalizer_during_a_refcount_free_counts_as_run() {
 
 #[test]
 fn finalizer_that_resurrects_then_panics_is_not_run_again() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     drop(ring(
         0..3,
@@ -476,7 +479,7 @@ fn finalizer_that_resurrects_then_panics_is_not_run_again() {
 
 #[test]
 fn panic_in_weak_callback_during_a_collection_is_contained() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     let nodes = ring(0..2, no_faults, &log);
     let calls = Rc::new(Cell::new(0));
@@ -506,7 +509,7 @@ fn panic_in_weak_callback_during_a_collection_is_contained() {
 
 #[test]
 fn panic_in_weak_callback_during_a_refcount_free_propagates_out_of_the_drop() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     let x = Victim::new(0, Faults::default(), &log);
     let calls = Rc::new(Cell::new(0));
@@ -533,7 +536,7 @@ fn panic_in_weak_callback_during_a_refcount_free_propagates_out_of_the_drop() {
 #[test]
 fn panic_in_collection_callback_is_contained() {
     for panic_phase in [Phase::Start, Phase::Stop] {
-        let baseline = fresh_heap();
+        let baseline = reset_heap();
         let log = Rc::new(Log::default());
         let seen = Rc::new(RefCell::new(Vec::new()));
         let armed = Rc::new(Cell::new(true));
@@ -573,7 +576,7 @@ fn panic_in_collection_callback_is_contained() {
 
 #[test]
 fn panic_in_callback_of_an_automatic_collection_propagates_out_of_gc_new() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let log = Rc::new(Log::default());
     drop(ring(0..3, no_faults, &log));
     let armed = Rc::new(Cell::new(true));
@@ -626,6 +629,37 @@ fn panic_in_callback_of_an_automatic_collection_propagates_out_of_gc_new() {
     assert_eq!(log.drops.max(), 1);
     assert_eq!(blocks_in_use(), baseline);
     check_heap_still_works(baseline);
+}
+
+// ---------------------------------------------------------------------------------------
+// tracing subscribers (debug output)
+// ---------------------------------------------------------------------------------------
+
+// A regression test from the review of the collector's unsafe code: this scenario once
+// reached undefined behaviour (or a broken heap) from safe code.
+#[test]
+fn a_panicking_tracing_subscriber_leaves_the_heap_collectable() {
+    let baseline = reset_heap();
+    for flags in [DebugFlags::STATS, DebugFlags::COLLECTABLE] {
+        let c = Gc::new(Cycle {
+            me: RefCell::new(None),
+            text: "x".into(),
+        });
+        *c.me.borrow_mut() = Some(c.clone());
+        drop(c);
+        gc_api::set_debug(flags);
+        let outcome = tracing::subscriber::with_default(Capture::panicking(), || {
+            std::panic::catch_unwind(gc_api::collect)
+        });
+        gc_api::set_debug(DebugFlags::empty());
+        assert!(
+            outcome.is_err(),
+            "{flags:?}: the subscriber's panic propagates"
+        );
+        // The heap is not stuck "collecting": a collection runs and the cycle goes.
+        gc_api::collect();
+        assert_eq!(blocks_in_use(), baseline, "{flags:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------

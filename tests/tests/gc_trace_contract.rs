@@ -6,7 +6,7 @@
 //! see a use-after-free if the value were dropped under it.
 
 use gc_api::{Finalize, Gc, Trace, Tracer};
-use gc_tests::{Tally, blocks_in_use, fresh_heap};
+use gc_tests::{Tally, blocks_in_use, reset_heap};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -111,7 +111,7 @@ fn assert_intact<const FIN: bool>(link: &Link<FIN>, what: &str) {
 /// values held across one collection under `schedule`. Nothing may be dropped; once the
 /// traces are honest again everything is freed, each value once.
 fn chain_of_three<const FIN: bool>(schedule: Schedule, cycle: bool) {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let logs = Logs::new();
     let c = logs.link::<FIN>(2, None);
     let b = logs.link::<FIN>(1, Some(c));
@@ -188,7 +188,7 @@ impl Finalize for EvenOnly {
 fn an_edge_reported_on_even_calls_only_never_drops_a_reachable_value() {
     // The parent (on the stack) holds the only handle to the child. `subtract_refs` traces
     // it (call 0: reported), `move_unreachable` traces it again (call 1: omitted).
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let logs = Logs::new();
     let child = logs.link::<false>(1, None);
     let parent = Gc::new(EvenOnly {
@@ -270,7 +270,7 @@ impl Finalize for Thief {
 
 #[test]
 fn a_trace_that_moves_its_handle_into_a_thread_local_never_gets_it_dropped() {
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let logs = Logs::new();
     let loot = logs.link::<false>(7, None);
     let thief = Gc::new(Thief {
@@ -291,7 +291,7 @@ fn a_trace_that_moves_its_handle_into_a_thread_local_never_gets_it_dropped() {
 #[test]
 fn a_kept_set_is_collected_once_the_traces_agree() {
     // The check keeps a lying set for one collection only: it is not leaked for good.
-    let baseline = fresh_heap();
+    let baseline = reset_heap();
     let logs = Logs::new();
     let b = logs.link::<true>(1, None);
     let c = logs.link::<true>(2, Some(b.clone()));

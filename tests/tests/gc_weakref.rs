@@ -2,6 +2,7 @@
 //! test_bug1055820* and test_callback_in_cycle*, test_weakref.py basics).
 
 use gc_api::{Finalize, Gc, Trace, Weak};
+use gc_tests::reset_heap;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -30,11 +31,6 @@ fn link(from: &Gc<Node>, to: &Gc<Node>) {
     *from.next.borrow_mut() = Some(to.clone());
 }
 
-fn quiet() {
-    gc_api::disable();
-    gc_api::collect();
-}
-
 /// A counter a callback bumps.
 fn counter() -> (Rc<Cell<usize>>, impl FnOnce() + 'static) {
     let c = Rc::new(Cell::new(0));
@@ -44,7 +40,7 @@ fn counter() -> (Rc<Cell<usize>>, impl FnOnce() + 'static) {
 
 #[test]
 fn upgrade_while_alive_and_none_after_the_last_handle() {
-    quiet();
+    reset_heap();
     let a = node("a");
     let w = Gc::downgrade(&a);
     assert!(!w.is_dead());
@@ -67,7 +63,7 @@ fn upgrade_while_alive_and_none_after_the_last_handle() {
 
 #[test]
 fn weak_references_to_untracked_objects_work() {
-    quiet();
+    reset_heap();
     let s = Gc::new(String::from("hello"));
     let w = Gc::downgrade(&s);
     assert_eq!(w.upgrade().as_deref().map(String::as_str), Some("hello"));
@@ -81,7 +77,7 @@ fn weak_references_to_untracked_objects_work() {
 
 #[test]
 fn clones_are_the_same_weak_reference() {
-    quiet();
+    reset_heap();
     let a = node("a");
     let w1 = Gc::downgrade(&a);
     let w2 = w1.clone();
@@ -94,7 +90,7 @@ fn clones_are_the_same_weak_reference() {
 
 #[test]
 fn callback_runs_once_when_refcounting_frees_the_target() {
-    quiet();
+    reset_heap();
     let a = node("a");
     let (calls, cb) = counter();
     let w = Weak::with_callback(&a, cb);
@@ -109,7 +105,7 @@ fn callback_runs_once_when_refcounting_frees_the_target() {
 
 #[test]
 fn callback_sees_the_weak_reference_already_dead() {
-    quiet();
+    reset_heap();
     let a = node("a");
     let seen: Rc<RefCell<Option<bool>>> = Rc::default();
     let slot: Rc<RefCell<Option<Weak<Node>>>> = Rc::default();
@@ -130,7 +126,7 @@ fn callback_sees_the_weak_reference_already_dead() {
 
 #[test]
 fn callback_runs_for_garbage_target_when_the_weak_reference_is_outside() {
-    quiet();
+    reset_heap();
     let a = node("a");
     let b = node("b");
     link(&a, &b);
@@ -149,7 +145,7 @@ fn callback_runs_for_garbage_target_when_the_weak_reference_is_outside() {
 #[test]
 fn callback_of_a_weak_reference_inside_the_garbage_never_runs() {
     // CPython 3.12: a weakref that is itself part of the garbage does not call back.
-    quiet();
+    reset_heap();
     let a = node("a");
     let b = node("b");
     link(&a, &b);
@@ -164,7 +160,7 @@ fn callback_of_a_weak_reference_inside_the_garbage_never_runs() {
 
 #[test]
 fn callback_runs_when_a_clone_of_the_garbage_weak_reference_lives_outside() {
-    quiet();
+    reset_heap();
     let a = node("a");
     link(&a, &a);
     let (calls, cb) = counter();
@@ -179,7 +175,7 @@ fn callback_runs_when_a_clone_of_the_garbage_weak_reference_lives_outside() {
 
 #[test]
 fn callback_whose_weak_reference_was_dropped_does_not_run() {
-    quiet();
+    reset_heap();
     let a = node("a");
     let (calls, cb) = counter();
     let w = Weak::with_callback(&a, cb);
@@ -200,7 +196,7 @@ fn callback_whose_weak_reference_was_dropped_does_not_run() {
 
 #[test]
 fn weak_references_to_garbage_are_dead_before_finalizers_run() {
-    quiet();
+    reset_heap();
     let log: Log = Rc::default();
     thread_local! {
         static RESULT: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
@@ -245,7 +241,7 @@ fn weak_references_to_garbage_are_dead_before_finalizers_run() {
 
 #[test]
 fn weak_callbacks_run_before_finalizers_in_a_collection() {
-    quiet();
+    reset_heap();
     thread_local! {
         static ORDER: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
     }
@@ -273,7 +269,7 @@ fn weak_callbacks_run_before_finalizers_in_a_collection() {
 
 #[test]
 fn callbacks_run_most_recent_first() {
-    quiet();
+    reset_heap();
     let log: Log = Rc::default();
     let a = node("a");
     let weaks: Vec<Weak<Node>> = (0..3)
@@ -302,7 +298,7 @@ fn callbacks_run_most_recent_first() {
 
 #[test]
 fn callback_held_by_a_live_object_runs() {
-    quiet();
+    reset_heap();
     let holder = node("holder");
     let a = node("a");
     link(&a, &a);
@@ -316,7 +312,7 @@ fn callback_held_by_a_live_object_runs() {
 
 #[test]
 fn a_resurrected_object_keeps_its_weak_references_cleared() {
-    quiet();
+    reset_heap();
     thread_local! {
         static KEEP: RefCell<Option<Gc<R>>> = const { RefCell::new(None) };
     }
@@ -357,7 +353,7 @@ fn a_resurrected_object_keeps_its_weak_references_cleared() {
 
 #[test]
 fn callbacks_may_allocate_and_collect() {
-    quiet();
+    reset_heap();
     let result: Rc<Cell<Option<usize>>> = Rc::default();
     let a = node("a");
     link(&a, &a);
@@ -382,7 +378,7 @@ fn callbacks_may_allocate_and_collect() {
 
 #[test]
 fn weak_reference_objects_are_tracked_and_collectable() {
-    quiet();
+    reset_heap();
     let a = node("a");
     let w = Gc::downgrade(&a);
     // A cycle through a weak reference is not a strong cycle: refcounting frees it.
@@ -394,7 +390,7 @@ fn weak_reference_objects_are_tracked_and_collectable() {
 
 #[test]
 fn many_weak_references_to_many_objects() {
-    quiet();
+    reset_heap();
     let objs: Vec<Gc<Node>> = (0..1000).map(|_| node("n")).collect();
     let total = Rc::new(Cell::new(0usize));
     let weaks: Vec<Weak<Node>> = objs
@@ -418,7 +414,7 @@ fn many_weak_references_to_many_objects() {
 
 #[test]
 fn weak_reference_made_by_a_finalizer_to_garbage_dies_with_it() {
-    quiet();
+    reset_heap();
     thread_local! {
         static MADE: RefCell<Vec<Weak<Late>>> = const { RefCell::new(Vec::new()) };
         static CALLED: Cell<usize> = const { Cell::new(0) };
@@ -460,7 +456,7 @@ fn cycle_through_a_traced_weak_callback_is_collected() {
     // CPython: a weakref traverses its callback, so `o.w = ref(o, lambda r, o=o: None)`
     // is an ordinary collectable cycle (and the callback, being garbage, never runs).
     // Here the callback's state must be given as traced state to be seen.
-    quiet();
+    reset_heap();
     let a = node("a");
     let weak_a = Gc::downgrade(&a);
     let (calls, cb) = counter();
@@ -486,7 +482,7 @@ fn cycle_through_a_traced_weak_callback_is_collected() {
 fn a_gc_captured_by_an_opaque_callback_keeps_its_target() {
     // Documented: a plain closure is opaque, so what it captures counts as referenced
     // from outside; the object survives until the weak reference is dropped.
-    quiet();
+    reset_heap();
     let a = node("a");
     let weak_a = Gc::downgrade(&a);
     let captured = a.clone();
@@ -507,7 +503,7 @@ fn a_gc_captured_by_an_opaque_callback_keeps_its_target() {
 
 #[test]
 fn collect_from_a_callback_during_a_refcount_free() {
-    quiet();
+    reset_heap();
     let result: Rc<Cell<Option<usize>>> = Rc::default();
     // Unrelated garbage waiting for a collection.
     let g = node("garbage");
