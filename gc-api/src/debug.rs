@@ -1,7 +1,8 @@
 //! Heap pictures for people: the object graph as Graphviz DOT.
 
 use crate::GcAny;
-use gc_core::introspect::{object_state, referents};
+use gc_core::control::referents as raw_referents;
+use gc_core::raw::object_state;
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
 
@@ -23,7 +24,9 @@ pub fn dump_dot(roots: &[GcAny]) -> String {
     }
     let mut edges = Vec::new();
     while let Some(obj) = queue.pop_front() {
-        for target in referents(&obj) {
+        // SAFETY: the handle keeps `obj` live; the references come back owned.
+        let targets = GcAny::from_owned_all(unsafe { raw_referents(obj.obj()) });
+        for target in targets {
             if !ids.contains_key(&target.id()) {
                 ids.insert(target.id(), ids.len());
                 order.push(target.clone());
@@ -34,7 +37,8 @@ pub fn dump_dot(roots: &[GcAny]) -> String {
     }
     let mut out = String::from("digraph heap {\n  node [shape=box, fontname=\"monospace\"];\n");
     for (n, obj) in order.iter().enumerate() {
-        let state = object_state(obj);
+        // SAFETY: the handle keeps `obj` live.
+        let state = unsafe { object_state(obj.obj()) };
         let mut style = Vec::new();
         if state.unreachable {
             style.push("color=red, fontcolor=red");

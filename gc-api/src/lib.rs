@@ -40,19 +40,58 @@
 
 extern crate self as gc_api;
 
+mod control;
 pub mod debug;
+mod handle;
 mod interner;
 
+pub use control::{
+    add_callback, clear_garbage, collect, collect_generation, disable, enable, freeze, garbage,
+    get_count, get_debug, get_freeze_count, get_objects, get_referents, get_referrers, get_stats,
+    get_threshold, is_enabled, malloc_stats, object_at, remove_callback, set_debug, set_threshold,
+    unfreeze,
+};
 pub use gc_core::alloc::{MallocStats, SizeClassStats};
 pub use gc_core::{
-    CallbackId, CallbackInfo, DebugFlags, Finalize, Gc, GcAny, GcError, GenerationStats, Phase,
-    Trace, Tracer, Weak, add_callback, clear_garbage, collect, collect_generation, disable, enable,
-    freeze, garbage, get_count, get_debug, get_freeze_count, get_objects, get_referents,
-    get_referrers, get_stats, get_threshold, is_enabled, malloc_stats, object_at, remove_callback,
-    set_debug, set_threshold, unfreeze,
+    CallbackId, CallbackInfo, DebugFlags, Finalize, GcError, GenerationStats, Phase, Tracer,
 };
 pub use gc_derive::{Finalize, Trace};
+pub use handle::{Gc, GcAny, Weak};
 pub use interner::Interner;
+
+/// Reports the `Gc` handles a value holds, so the cycle collector can see the object graph.
+/// See the trait's own documentation for the contract; this example shows the two ways to
+/// implement it.
+///
+/// ```
+/// use gc_api::{Finalize, Gc, Trace, Tracer};
+///
+/// // The derive is the safe way: it writes the `unsafe impl` and keeps the contract.
+/// #[derive(Trace, Finalize)]
+/// struct Pair {
+///     left: Gc<u32>,
+///     right: Option<Gc<u32>>,
+/// }
+///
+/// // By hand, the impl states that it keeps the contract.
+/// #[derive(Finalize)]
+/// struct Raw {
+///     items: Vec<Gc<u32>>,
+///     cached_len: usize,
+/// }
+///
+/// // SAFETY: reports each handle of `items` once; it owns them and never moves them.
+/// unsafe impl Trace for Raw {
+///     fn trace(&self, tracer: &mut Tracer) {
+///         self.items.trace(tracer);
+///     }
+/// }
+///
+/// let pair = Gc::new(Pair { left: Gc::new(1), right: None });
+/// let raw = Gc::new(Raw { items: vec![Gc::new(2)], cached_len: 1 });
+/// assert!(Gc::is_tracked(&pair) && Gc::is_tracked(&raw));
+/// ```
+pub use gc_core::Trace;
 
 /// The README's Rust examples, compiled and run as doctests so that it stays true.
 #[cfg(doctest)]

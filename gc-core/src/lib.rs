@@ -1,66 +1,45 @@
-//! The low-level, `unsafe` half of the runtime.
+//! The low-level, `unsafe` half of the runtime: CPython's memory manager (`obmalloc.c`)
+//! and cycle collector (`gcmodule.c`), as an acyclic stack of layers. Each module depends
+//! only on those below it and owns one invariant, written at its top (and checked in debug
+//! builds where it can be). Read it bottom-up:
 //!
-//! - [`alloc`]: a pymalloc-style small-object allocator (arenas carved into pools, pools
-//!   into blocks of one size class), in a single-threaded form ([`alloc::Heap`]) and a
-//!   thread-safe `GlobalAlloc` form ([`alloc::GlobalHeap`]).
-//! - objects: a 16-byte header (strong count, flags, vtable) plus, for tracked objects,
-//!   16 bytes of generation-list links; refcounting frees acyclic garbage at once.
-//! - the collector: CPython's generational cycle collector (`update_refs`,
-//!   `subtract_refs`, `move_unreachable`, weak references, PEP 442 finalizers, the
-//!   resurrection check, delete, promotion), on intrusive lists, without recursion.
+//! | layer | module | owns | CPython |
+//! |---|---|---|---|
+//! | – | [`alloc`] | pools, arenas, size classes: which blocks are in use | `obmalloc.c` |
+//! | 0 | [`types`] | the control surface's value types | `gcmodule.c`'s Python-facing types |
+//! | 1 | `object` | the header: strong count and flag bits, written only there; the flag table per phase; links with `gc_refs` packed in | `ob_refcnt`, `PyGC_Head` |
+//! | 2 | `list` | well-formed intrusive lists | `gc_list_*` |
+//! | 3 | [`trace`] | `Trace`/`Finalize`, the `Tracer` and each type's vtable; the per-edge operations of the hot passes | `tp_traverse`, `visit_decref`, `visit_reachable` |
+//! | 4 | `heap` | one heap's state: lists, counts, thresholds, stats, weak table, the collector's phase | `struct _gc_runtime_state` |
+//! | 5 | `dealloc` | the free path: finalizer, kill, free; bounded stack; panics kept | `_Py_Dealloc`, the trashcan |
+//! | 6 | `collect` | a collection, one module per step, with the final garbage check | `gc_collect_main` and its passes |
+//! | 7 | `policy` | when to collect | `_PyObject_GC_Link`, `gc_collect_generations` |
+//! | 8 | `thread`, [`raw`], [`control`] | the per-thread heap; raw object operations; the `gc` module's functions | `gcmodule.c`'s module functions |
 //!
-//! `gc-api` re-exports the safe surface; this crate's internals are not for end users.
+//! gc-api builds the safe, typed surface (`Gc`, `Weak`, `GcAny`, the `gc`-module functions)
+//! on [`raw`] and [`control`], as lock_api's safe `Mutex` is built on a `RawMutex`. What a
+//! thread-safe flavour can reuse is flavour-neutral: [`types`], the `Trace`/`Finalize`
+//! traits with the [`trace::Visit`] visitor, the list layer and the allocator.
+//!
+//! This crate's API is unstable and for gc-api; users import gc-api.
 
+#![deny(clippy::multiple_unsafe_ops_per_block)]
+
+#[allow(clippy::multiple_unsafe_ops_per_block)] // The allocator is split block by block separately.
 pub mod alloc;
 mod collect;
-mod control;
-mod gc_heap;
-mod handle;
+pub mod control;
+mod dealloc;
+mod heap;
 mod list;
 mod object;
-mod trace_impls;
-mod weak;
+mod policy;
+pub mod raw;
+mod thread;
+pub mod trace;
+pub mod types;
 
-pub use control::{
-    CallbackId, CallbackInfo, DebugFlags, GcError, GenerationStats, Phase, add_callback,
-    clear_garbage, collect, collect_generation, disable, enable, freeze, garbage, get_count,
-    get_debug, get_freeze_count, get_objects, get_referents, get_referrers, get_stats,
-    get_threshold, is_enabled, malloc_stats, object_at, remove_callback, set_debug, set_threshold,
-    unfreeze,
-};
-pub use handle::{Gc, GcAny, Weak};
-pub use object::{Finalize, Trace, Tracer};
-
-/// Introspection for debugging tools (used by `gc_api::debug`).
-pub mod introspect {
-    use crate::handle::GcAny;
-
-    /// State of an object during a collection, for heap pictures.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct ObjectState {
-        /// Tentatively unreachable in the collection now running.
-        pub unreachable: bool,
-        /// The finalizer has run.
-        pub finalized: bool,
-        /// The value was dropped.
-        pub dead: bool,
-    }
-
-    /// The state flags of `obj`.
-    pub fn object_state(obj: &GcAny) -> ObjectState {
-        use crate::object::flags;
-        // SAFETY: a handle keeps its object live.
-        let hdr = unsafe { obj.header().as_ref() };
-        ObjectState {
-            unreachable: hdr.has(flags::UNREACHABLE),
-            finalized: hdr.has(flags::FINALIZED),
-            dead: hdr.has(flags::DEAD),
-        }
-    }
-
-    /// The objects `obj` refers to (untracked ones too), in trace order; while finalizers
-    /// run, also the garbage being finalized.
-    pub fn referents(obj: &GcAny) -> Vec<GcAny> {
-        crate::control::referents_of(obj.header(), crate::object::TraceMode::Collect)
-    }
-}
+pub use heap::WeakCallback;
+pub use object::Obj;
+pub use trace::{Finalize, Trace, Tracer, Visit};
+pub use types::{CallbackId, CallbackInfo, DebugFlags, GcError, GenerationStats, Phase};

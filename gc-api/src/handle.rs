@@ -1,56 +1,23 @@
-//! The handles users hold: `Gc<T>`, `GcAny` and `Weak<T>`.
+//! The handles users hold: `Gc<T>`, `GcAny` and `Weak<T>`, built on gc-core's raw object
+//! operations.
 //!
 //! Invariants:
 //! - every handle owns one unit of its object's strong count, so the object's memory is
 //!   valid while any handle exists (it is released only when the count reaches zero);
-//! - a handle never exposes a dropped value: `DEAD` objects give `None` from `try_deref`
-//!   and a panic from `Deref`;
+//! - a handle never exposes a dropped value: dead objects give `None` from `try_deref` and
+//!   a panic from `Deref`;
 //! - handles are neither `Send` nor `Sync` (the heap is per thread).
 
-use crate::control::GcError;
-use crate::gc_heap::{heap, heap_if_alive};
-use crate::object::{Finalize, Header, Trace, Tracer, VTableOf, flags};
-use crate::weak::{self, Callback, PlainCallback, TracedCallback, WeakCell};
+use crate::{Finalize, GcError, Trace, Tracer};
+use gc_core::Obj;
+use gc_core::raw::{self, WeakCallback};
 use std::any::TypeId;
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::ptr::NonNull;
 
-/// Adds one to the strong count; aborts on overflow, as `Rc` does.
-#[inline(always)]
-fn inc_strong(h: NonNull<Header>) {
-    // SAFETY: callers hold a handle (or the heap's reference), so `h` is live.
-    let rc = unsafe { h.as_ref() }.refcount.get().wrapping_add(1);
-    // SAFETY: as above.
-    unsafe { h.as_ref() }.refcount.set(rc);
-    if rc == 0 {
-        std::process::abort();
-    }
-}
-
-/// Drops one from the strong count; the last one releases the object.
-#[inline(always)]
-fn dec_strong(h: NonNull<Header>) {
-    // SAFETY: the caller gives up a handle it owned, so `h` is live.
-    let hdr = unsafe { h.as_ref() };
-    let rc = hdr.refcount.get() - 1;
-    hdr.refcount.set(rc);
-    if rc == 0 {
-        release_slow(h);
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn release_slow(h: NonNull<Header>) {
-    // After this thread's heap was torn down the object is leaked, never freed under
-    // anything that might still point at it.
-    if let Some(heap) = heap_if_alive() {
-        heap.release(h);
-    }
-}
+/// Makes a type `!Send + !Sync`.
+type NotThreadSafe = PhantomData<*const ()>;
 
 /// A strong, refcounted handle to a `T` in the current thread's heap.
 ///
@@ -59,9 +26,36 @@ fn release_slow(h: NonNull<Header>) {
 /// it panics if the collector already dropped the value (only possible for a handle that
 /// a `Drop` impl smuggled out of garbage, or after an `unsafe impl Trace` broke its
 /// contract by reporting too many edges) — use [`Gc::try_deref`] to check.
+///
+/// ```
+/// use gc_api::Gc;
+///
+/// let a = Gc::new(String::from("shared"));
+/// let b = a.clone();
+/// assert!(Gc::ptr_eq(&a, &b));
+/// assert_eq!(Gc::strong_count(&a), 2);
+/// assert_eq!(*b, "shared");
+/// ```
 pub struct Gc<T: 'static> {
-    ptr: NonNull<Header>,
+    obj: Obj,
     _marker: PhantomData<T>,
+    _not_send: NotThreadSafe,
+}
+
+impl<T: 'static> Gc<T> {
+    /// A handle owning the reference `obj` carries.
+    ///
+    /// # Safety
+    /// `obj` is an object of this thread's heap holding a `T`, and the caller gives this
+    /// handle one strong reference it owned.
+    #[inline]
+    unsafe fn from_owned(obj: Obj) -> Gc<T> {
+        Gc {
+            obj,
+            _marker: PhantomData,
+            _not_send: PhantomData,
+        }
+    }
 }
 
 impl<T: Trace + Finalize + 'static> Gc<T> {
@@ -73,93 +67,78 @@ impl<T: Trace + Finalize + 'static> Gc<T> {
     pub fn new(value: T) -> Gc<T> {
         match Gc::try_new(value) {
             Ok(g) => g,
-            Err(_) => {
-                let vt = VTableOf::<T>::VTABLE;
-                std::alloc::handle_alloc_error(
-                    std::alloc::Layout::from_size_align(vt.size, vt.align)
-                        .unwrap_or(std::alloc::Layout::new::<T>()),
-                )
-            }
+            Err(_) => std::alloc::handle_alloc_error(raw::object_layout::<T>()),
         }
     }
 
     /// Like [`Gc::new`], with an error instead of an abort when out of memory.
+    ///
+    /// ```
+    /// let g = gc_api::Gc::try_new(7u8).expect("memory");
+    /// assert_eq!(*g, 7);
+    /// ```
     pub fn try_new(value: T) -> Result<Gc<T>, GcError> {
-        let h = heap()
-            .alloc_object(VTableOf::<T>::VTABLE)
-            .ok_or(GcError::OutOfMemory)?;
-        // SAFETY: a fresh object of `T`'s vtable: the value slot is allocated, aligned for
-        // `T` and uninitialised; no user code has run since allocation.
-        unsafe { Header::value_ptr(h).cast::<T>().write(value) };
-        Ok(Gc {
-            ptr: h,
-            _marker: PhantomData,
-        })
+        let obj = raw::new_object(value)?;
+        // SAFETY: a new object of `T`, whose one reference is handed over.
+        Ok(unsafe { Gc::from_owned(obj) })
     }
 }
 
 impl<T: 'static> Gc<T> {
-    #[inline]
-    fn header(&self) -> &Header {
-        // SAFETY: a handle keeps its object's memory live.
-        unsafe { self.ptr.as_ref() }
-    }
-
     /// The value, or `None` if the collector dropped it.
     #[inline]
     pub fn try_deref(this: &Self) -> Option<&T> {
-        if this.header().has(flags::DEAD) {
-            None
-        } else {
-            // SAFETY: not DEAD, so the value is initialised, and the handle keeps the memory
-            // for the borrow's lifetime. A value is dropped while handles exist only by the
-            // collector, for a garbage set that its final check found closed: every handle
-            // to a member is owned by a member (exact when `Trace` impls keep their rule 2,
-            // which `unsafe impl Trace` promises). A handle outside the set, like `this`
-            // with a borrow through it, makes the check keep the whole set.
-            Some(unsafe { &*Header::value_ptr(this.ptr).cast::<T>() })
-        }
+        // SAFETY: the handle keeps the object live for the borrow, and it holds a `T`.
+        unsafe { raw::value(this.obj) }
     }
 
     /// Whether the collector dropped the value (the handle outlived its garbage cycle).
     pub fn is_dead(this: &Self) -> bool {
-        this.header().has(flags::DEAD)
+        // SAFETY: the handle keeps the object live.
+        unsafe { raw::is_dead(this.obj) }
     }
 
     /// A stable address, unique among live objects (Python's `id()`).
     #[inline]
     pub fn id(this: &Self) -> usize {
-        this.ptr.as_ptr() as usize
+        this.obj.addr()
     }
 
     /// Strong handles to the object (Python's `sys.getrefcount`, without the argument's).
     pub fn strong_count(this: &Self) -> usize {
-        this.header().refcount.get() as usize
+        // SAFETY: the handle keeps the object live.
+        unsafe { raw::strong_count(this.obj) }
     }
 
     /// Whether two handles are the same object (Python's `is`).
     #[inline]
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
-        a.ptr == b.ptr
+        a.obj == b.obj
     }
 
     /// Whether the collector tracks the object (false for types that hold no `Gc`).
     pub fn is_tracked(this: &Self) -> bool {
-        this.header().has(flags::TRACKED)
+        // SAFETY: the handle keeps the object live.
+        unsafe { raw::is_tracked(this.obj) }
     }
 
     /// Whether the object's finalizer has run.
     pub fn is_finalized(this: &Self) -> bool {
-        this.header().has(flags::FINALIZED)
+        // SAFETY: the handle keeps the object live.
+        unsafe { raw::is_finalized(this.obj) }
     }
 
     /// A weak reference (no callback).
+    ///
+    /// ```
+    /// let g = gc_api::Gc::new(1u32);
+    /// let w = gc_api::Gc::downgrade(&g);
+    /// assert_eq!(w.upgrade().as_deref(), Some(&1));
+    /// drop(g);
+    /// assert!(w.upgrade().is_none());
+    /// ```
     pub fn downgrade(this: &Self) -> Weak<T> {
         Weak::make(this, None)
-    }
-
-    pub(crate) fn header_ptr(this: &Self) -> NonNull<Header> {
-        this.ptr
     }
 }
 
@@ -187,18 +166,18 @@ fn dead_handle_panic() -> ! {
 impl<T: 'static> Clone for Gc<T> {
     #[inline]
     fn clone(&self) -> Self {
-        inc_strong(self.ptr);
-        Gc {
-            ptr: self.ptr,
-            _marker: PhantomData,
-        }
+        // SAFETY: the handle keeps the object live.
+        unsafe { raw::inc_strong(self.obj) };
+        // SAFETY: the reference just taken, for an object holding a `T`.
+        unsafe { Gc::from_owned(self.obj) }
     }
 }
 
 impl<T: 'static> Drop for Gc<T> {
     #[inline]
     fn drop(&mut self) {
-        dec_strong(self.ptr);
+        // SAFETY: the handle owns one reference and gives it up.
+        unsafe { raw::dec_strong(self.obj) };
     }
 }
 
@@ -209,7 +188,7 @@ unsafe impl<T: 'static> Trace for Gc<T> {
     #[inline]
     fn trace(&self, tracer: &mut Tracer) {
         // SAFETY: the handle keeps its object live.
-        unsafe { tracer.visit(self.ptr) }
+        unsafe { tracer.visit(self.obj) }
     }
 }
 
@@ -258,91 +237,89 @@ impl<T: std::hash::Hash + 'static> std::hash::Hash for Gc<T> {
     }
 }
 
-/// Whether a new strong handle to `hdr` may be made from a raw reference (introspection,
-/// `Weak::upgrade`, `object_at`): not for an object being freed or dead, nor for one a
-/// collection is examining (`COLLECTING`) or has found unreachable, except while that
-/// collection's finalizers run, because the resurrection pass that follows them sees any
-/// handle kept (CPython: a `__del__` may resurrect through a weakref). A handle made at
-/// any other point could outlive the collection's verdict.
-fn may_hand_out(hdr: &Header) -> bool {
-    let finalizing = crate::gc_heap::heap_if_alive().is_some_and(|heap| heap.finalizing.get());
-    let refused = if finalizing {
-        flags::FREEING | flags::DEAD | flags::COLLECTING
-    } else {
-        flags::FREEING | flags::DEAD | flags::COLLECTING | flags::UNREACHABLE
-    };
-    !hdr.has(refused) && hdr.refcount.get() > 0
-}
-
 /// A strong handle to an object of any type (the result of introspection).
+///
+/// ```
+/// use gc_api::{Gc, GcAny};
+///
+/// let any: GcAny = Gc::new(42i64).into();
+/// assert!(any.is::<i64>());
+/// let back: Gc<i64> = any.downcast().expect("an i64");
+/// assert_eq!(*back, 42);
+/// ```
 pub struct GcAny {
-    ptr: NonNull<Header>,
-    _not_send: PhantomData<*const ()>,
+    obj: Obj,
+    _not_send: NotThreadSafe,
 }
 
 impl GcAny {
-    /// A new handle to `h` unless it is being freed or is dead (see `may_hand_out`).
-    pub(crate) fn from_live(h: NonNull<Header>) -> Option<GcAny> {
-        // SAFETY: callers pass objects found on the heap's lists, reported by a trace, or
-        // checked by the allocator, which are live.
-        if !may_hand_out(unsafe { h.as_ref() }) {
-            return None;
-        }
-        inc_strong(h);
-        Some(GcAny {
-            ptr: h,
+    /// A handle owning the reference `obj` carries.
+    ///
+    /// # Safety
+    /// `obj` is an object of this thread's heap, and the caller gives this handle one
+    /// strong reference it owned.
+    pub(crate) unsafe fn from_owned(obj: Obj) -> GcAny {
+        GcAny {
+            obj,
             _not_send: PhantomData,
-        })
+        }
     }
 
-    pub(crate) fn header(&self) -> NonNull<Header> {
-        self.ptr
+    /// Handles for references gc-core handed out (each owned by the caller).
+    pub(crate) fn from_owned_all(objs: Vec<Obj>) -> Vec<GcAny> {
+        objs.into_iter()
+            // SAFETY: gc-core's control functions return one owned reference per object.
+            .map(|obj| unsafe { GcAny::from_owned(obj) })
+            .collect()
     }
 
-    fn hdr(&self) -> &Header {
-        // SAFETY: a handle keeps its object live.
-        unsafe { self.ptr.as_ref() }
+    /// The object (the handle keeps it live).
+    pub(crate) fn obj(&self) -> Obj {
+        self.obj
     }
 
     /// The object's id (same as `Gc::id`).
     pub fn id(&self) -> usize {
-        self.ptr.as_ptr() as usize
+        self.obj.addr()
     }
 
     /// The Rust type name of the value.
     pub fn type_name(&self) -> &'static str {
-        (self.hdr().vtable.type_name)()
+        // SAFETY: the handle keeps the object live.
+        unsafe { raw::type_name(self.obj) }
     }
 
     /// Whether the collector tracks the object.
     pub fn is_tracked(&self) -> bool {
-        self.hdr().has(flags::TRACKED)
+        // SAFETY: the handle keeps the object live.
+        unsafe { raw::is_tracked(self.obj) }
     }
 
     /// Whether the collector dropped the value.
     pub fn is_dead(&self) -> bool {
-        self.hdr().has(flags::DEAD)
+        // SAFETY: the handle keeps the object live.
+        unsafe { raw::is_dead(self.obj) }
     }
 
     /// Strong handles to the object.
     pub fn strong_count(&self) -> usize {
-        self.hdr().refcount.get() as usize
+        // SAFETY: the handle keeps the object live.
+        unsafe { raw::strong_count(self.obj) }
     }
 
     /// Whether the value is a `T`.
     pub fn is<T: 'static>(&self) -> bool {
-        (self.hdr().vtable.type_id)() == TypeId::of::<T>()
+        // SAFETY: the handle keeps the object live.
+        unsafe { raw::type_id(self.obj) == TypeId::of::<T>() }
     }
 
     /// The typed handle, or `self` back if the value is not a `T`.
     pub fn downcast<T: 'static>(self) -> Result<Gc<T>, GcAny> {
         if self.is::<T>() {
-            let ptr = self.ptr;
+            let obj = self.obj;
             std::mem::forget(self);
-            Ok(Gc {
-                ptr,
-                _marker: PhantomData,
-            })
+            // SAFETY: the value is a `T`; the reference moves from `self`.
+            Ok(unsafe { Gc::from_owned(obj) })
         } else {
             Err(self)
         }
@@ -350,34 +327,32 @@ impl GcAny {
 
     /// Whether two handles are the same object.
     pub fn ptr_eq(a: &GcAny, b: &GcAny) -> bool {
-        a.ptr == b.ptr
+        a.obj == b.obj
     }
 }
 
 impl<T: 'static> From<Gc<T>> for GcAny {
     fn from(g: Gc<T>) -> GcAny {
-        let ptr = g.ptr;
+        let obj = g.obj;
         std::mem::forget(g);
-        GcAny {
-            ptr,
-            _not_send: PhantomData,
-        }
+        // SAFETY: the reference moves from `g`.
+        unsafe { GcAny::from_owned(obj) }
     }
 }
 
 impl Clone for GcAny {
     fn clone(&self) -> Self {
-        inc_strong(self.ptr);
-        GcAny {
-            ptr: self.ptr,
-            _not_send: PhantomData,
-        }
+        // SAFETY: the handle keeps the object live.
+        unsafe { raw::inc_strong(self.obj) };
+        // SAFETY: the reference just taken.
+        unsafe { GcAny::from_owned(self.obj) }
     }
 }
 
 impl Drop for GcAny {
     fn drop(&mut self) {
-        dec_strong(self.ptr);
+        // SAFETY: the handle owns one reference and gives it up.
+        unsafe { raw::dec_strong(self.obj) };
     }
 }
 
@@ -385,7 +360,7 @@ impl Drop for GcAny {
 unsafe impl Trace for GcAny {
     fn trace(&self, tracer: &mut Tracer) {
         // SAFETY: the handle keeps its object live.
-        unsafe { tracer.visit(self.ptr) }
+        unsafe { tracer.visit(self.obj) }
     }
 }
 
@@ -401,7 +376,7 @@ impl fmt::Debug for GcAny {
 
 impl PartialEq for GcAny {
     fn eq(&self, other: &Self) -> bool {
-        self.ptr == other.ptr
+        self.obj == other.obj
     }
 }
 
@@ -409,12 +384,53 @@ impl Eq for GcAny {}
 
 impl std::hash::Hash for GcAny {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.ptr.hash(state)
+        self.obj.hash(state)
+    }
+}
+
+/// A closure callback: opaque to the collector.
+struct PlainCallback<F>(F);
+
+impl<F: FnOnce()> WeakCallback for PlainCallback<F> {
+    fn trace(&self, _tracer: &mut Tracer) {}
+    fn call(self: Box<Self>) {
+        (self.0)()
+    }
+}
+
+/// Traced state plus a function of it: the collector sees the state's handles.
+struct TracedCallback<S, F> {
+    state: S,
+    f: F,
+}
+
+impl<S: Trace, F: FnOnce(S)> WeakCallback for TracedCallback<S, F> {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.state.trace(tracer)
+    }
+    fn call(self: Box<Self>) {
+        let TracedCallback { state, f } = *self;
+        f(state)
     }
 }
 
 /// A weak reference to a `T` (Python's `weakref.ref`): does not keep the object alive.
 /// Clones share one weak reference, whose callback runs at most once.
+///
+/// ```
+/// use gc_api::{Gc, Weak};
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+///
+/// let fired = Rc::new(Cell::new(false));
+/// let target = Gc::new(5u32);
+/// let flag = fired.clone();
+/// let w = Weak::with_callback(&target, move || flag.set(true));
+/// assert_eq!(w.strong_count(), 1);
+/// drop(target);
+/// assert!(w.upgrade().is_none());
+/// assert!(fired.get(), "the callback ran when the target died");
+/// ```
 pub struct Weak<T: 'static> {
     /// A strong handle to the weak cell.
     cell: GcAny,
@@ -422,19 +438,12 @@ pub struct Weak<T: 'static> {
 }
 
 impl<T: 'static> Weak<T> {
-    fn make(target: &Gc<T>, callback: Option<Box<dyn Callback>>) -> Weak<T> {
-        // A weak reference to an object whose value is gone is born dead: nothing would
-        // clear it when the memory goes.
-        let alive = !Gc::is_dead(target);
-        let cell = Gc::new(WeakCell {
-            target: Cell::new(alive.then_some(target.ptr)),
-            callback: RefCell::new(callback),
-        });
-        if alive {
-            weak::register(heap(), target.ptr, Gc::header_ptr(&cell));
-        }
+    fn make(target: &Gc<T>, callback: Option<Box<dyn WeakCallback>>) -> Weak<T> {
+        // SAFETY: `target` holds its object live.
+        let cell = unsafe { raw::new_weak_cell(target.obj, callback) };
         Weak {
-            cell: GcAny::from(cell),
+            // SAFETY: a new cell, whose one reference is handed over.
+            cell: unsafe { GcAny::from_owned(cell) },
             _marker: PhantomData,
         }
     }
@@ -453,6 +462,17 @@ impl<T: 'static> Weak<T> {
     /// Like [`Weak::with_callback`], but the callback's state is traced like any object's
     /// fields (as CPython traverses a weakref's callback): handles in `state` take part in
     /// cycle detection, and `callback(state)` runs once when the target dies.
+    ///
+    /// ```
+    /// use gc_api::{Gc, Weak};
+    ///
+    /// let target = Gc::new(1u8);
+    /// let log = Gc::new(std::cell::RefCell::new(Vec::new()));
+    /// let w = Weak::with_traced_callback(&target, log.clone(), |log| log.borrow_mut().push("died"));
+    /// drop(target);
+    /// assert_eq!(*log.borrow(), ["died"]);
+    /// # drop(w);
+    /// ```
     pub fn with_traced_callback<S: Trace + 'static>(
         target: &Gc<T>,
         state: S,
@@ -464,28 +484,18 @@ impl<T: 'static> Weak<T> {
         )
     }
 
-    fn cell(&self) -> Option<&WeakCell> {
-        if self.cell.is_dead() {
-            // Only a `Weak` smuggled out of collected garbage sees its cell dead.
-            return None;
-        }
-        // SAFETY: the handle keeps the cell live, and it is not DEAD.
-        Some(unsafe { weak::cell_value(self.cell.header()) })
-    }
-
     /// The target, if it is still alive.
     pub fn upgrade(&self) -> Option<Gc<T>> {
-        let target = self.cell()?.target.get()?;
-        // SAFETY: a target still recorded in a cell is live (cells are cleared before
-        // their target's value dies or its memory goes).
-        if !may_hand_out(unsafe { target.as_ref() }) {
-            return None;
+        // SAFETY: the handle keeps the cell live; it was made by `new_weak_cell`.
+        let target = unsafe { raw::weak_target(self.cell.obj()) }?;
+        // SAFETY: a target still recorded in a cell is live (cells are cleared before their
+        // target's value dies or its memory goes).
+        if unsafe { raw::try_inc_strong(target) } {
+            // SAFETY: the reference just taken, for the cell's target, a `T`.
+            Some(unsafe { Gc::from_owned(target) })
+        } else {
+            None
         }
-        inc_strong(target);
-        Some(Gc {
-            ptr: target,
-            _marker: PhantomData,
-        })
     }
 
     /// Whether the target is gone.

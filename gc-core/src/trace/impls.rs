@@ -1,7 +1,7 @@
 //! `Trace` and `Finalize` for std types. Types that can never hold a `Gc` say so with
 //! `MAY_CONTAIN_GC = false`; containers pass their elements' answer through.
 
-use crate::object::{Finalize, Trace, Tracer};
+use super::{Finalize, Trace, Tracer};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 

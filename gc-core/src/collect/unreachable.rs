@@ -1,0 +1,157 @@
+//! Step 4 of a collection, CPython's `move_unreachable`, and `deduce_unreachable`, which
+//! runs steps 2-4 with frees deferred.
+//!
+//! Invariant of the walk (as CPython states it): every object "to the left" of the walk in
+//! `young` is reachable, with its `prev` link restored and `COLLECTING` cleared; the objects
+//! to the right still hold `gc_refs` in `prev`, and `young` is singly linked there; the
+//! `unreachable` list is doubly linked throughout, its members `COLLECTING | UNREACHABLE`.
+
+use super::refs::{subtract_refs, update_refs};
+use super::validate::{Expect, validate_list};
+use super::walk::{guarded_pass, trace_object};
+use crate::dealloc::run_deferred_frees;
+use crate::heap::{CollectorPhase, GcHeap};
+use crate::list;
+use crate::object::{Links, Obj, flags};
+use crate::trace::Tracer;
+use std::cell::Cell;
+use std::ptr;
+
+/// What `deduce_unreachable` found.
+pub(super) struct Deduced {
+    /// Objects examined.
+    pub(super) examined: usize,
+    /// Objects left on the unreachable list.
+    pub(super) unreachable: usize,
+    /// A `trace` panicked.
+    pub(super) poisoned: bool,
+    /// Frees deferred during the walk ran afterwards (user code: `Drop`s, finalizers).
+    pub(super) freed_during_walk: bool,
+}
+
+/// Steps 2-4 on `young`: afterwards `young` holds the reachable objects (flags cleared,
+/// links restored, tagged with generation `promote_to`) and `unreachable` the rest (still
+/// `COLLECTING | UNREACHABLE`).
+///
+/// # Safety
+/// `young` is a well-formed list of the heap's tracked objects; `unreachable` an empty one.
+pub(super) unsafe fn deduce_unreachable(
+    heap: &GcHeap,
+    young: &Links,
+    unreachable: &Links,
+    promote_to: usize,
+) -> Deduced {
+    let outer = heap.phase();
+    heap.set_phase(CollectorPhase::Walking);
+    heap.set_special_unreachable(0);
+    // SAFETY: well formed (caller).
+    unsafe { validate_list(young, Expect::Listed) };
+    // SAFETY: well formed (caller).
+    let examined = unsafe { update_refs(young) };
+    // SAFETY: `update_refs` just ran on it.
+    let mut poisoned = unsafe { subtract_refs(heap, young) };
+    // SAFETY: as above; `unreachable` is empty (caller).
+    let (unreachable_count, panicked) =
+        unsafe { move_unreachable(heap, young, unreachable, promote_to) };
+    poisoned |= panicked;
+    // SAFETY: `move_unreachable` restored `young` and keeps `unreachable` doubly linked.
+    unsafe {
+        validate_list(young, Expect::Reachable);
+    }
+    // SAFETY: as above.
+    unsafe { validate_list(unreachable, Expect::Unreachable { collecting: true }) };
+    heap.set_phase(outer);
+    let freed_during_walk = run_deferred_frees(heap);
+    Deduced {
+        examined,
+        unreachable: unreachable_count,
+        poisoned,
+        freed_during_walk,
+    }
+}
+
+/// CPython's `move_unreachable`: walks `young` once; an object with `gc_refs > 0` is
+/// reachable and marks what it reaches reachable too (moving it back from `unreachable` to
+/// right after itself if needed); one with `gc_refs == 0` moves to `unreachable` for now.
+/// `young` is singly linked during the walk: `prev` links are restored behind it. Returns
+/// how many objects ended on `unreachable`, and whether a `trace` panicked.
+///
+/// # Safety
+/// `young` is a list on which `update_refs` and `subtract_refs` just ran; `unreachable` an
+/// empty, well-formed list.
+unsafe fn move_unreachable(
+    heap: &GcHeap,
+    young: &Links,
+    unreachable: &Links,
+    promote_to: usize,
+) -> (usize, bool) {
+    let mut tracer = Tracer::mark_reachable();
+    // The last node kept (or the sentinel); its `next` is the node to examine.
+    let prev: Cell<*const Links> = Cell::new(young);
+    let mut moved = 0usize;
+    // A reachable node is done: its `prev` link comes back, it is tagged with the
+    // generation it is about to join, and the walk moves past it.
+    let keep = |node: *const Links| {
+        // SAFETY: `node` is the links of a live tracked object of `young`.
+        let obj = unsafe { Obj::from_links(node) };
+        // SAFETY: as above.
+        unsafe { obj.links() }.prev.set(prev.get());
+        // SAFETY: as above.
+        unsafe { obj.header() }.survive_into(promote_to);
+        prev.set(node);
+    };
+    let poisoned = guarded_pass(
+        heap,
+        || loop {
+            // SAFETY: `prev` is a live node of `young` or its sentinel.
+            let node = unsafe { (*prev.get()).next.get() };
+            if ptr::eq(node, young) {
+                break;
+            }
+            // SAFETY: a node of `young` other than the sentinel: a live tracked object.
+            let obj = unsafe { Obj::from_links(node) };
+            // SAFETY: as above.
+            let links = unsafe { obj.links() };
+            if links.gc_refs() > 0 {
+                tracer.set_current(node);
+                // SAFETY: live and not DEAD (on a collection's list).
+                unsafe { trace_object(obj, &mut tracer) };
+                keep(node);
+            } else {
+                // Off `young` (singly linked: only the kept node's `next` changes)...
+                // SAFETY: `prev` is live.
+                unsafe { (*prev.get()).next.set(links.next.get()) };
+                // ...and onto the tail of `unreachable` (doubly linked).
+                // SAFETY: the node is live and now on no list; `unreachable` is well formed.
+                unsafe { list::append(node, unreachable) };
+                // SAFETY: live.
+                let hdr = unsafe { obj.header() };
+                hdr.set(flags::UNREACHABLE);
+                moved += 1;
+                if hdr.has(flags::HAS_WEAK) || hdr.finalizer_pending() {
+                    heap.set_special_unreachable(heap.special_unreachable() + 1);
+                }
+            }
+        },
+        // The trace of the node after `prev` panicked: keep it (it had gc_refs > 0).
+        // SAFETY: `prev` is live, and its `next` is the node whose trace panicked.
+        || keep(unsafe { (*prev.get()).next.get() }),
+    );
+    young.prev.set(prev.get());
+    (moved - tracer.moved_back(), poisoned)
+}
+
+/// After a poisoned deduction: everything on `unreachable` goes back to `young`.
+///
+/// # Safety
+/// Both are well-formed lists of the heap's tracked objects.
+pub(super) unsafe fn restore_unreachable(unreachable: &Links, young: &Links) {
+    let clear = |obj: Obj| {
+        // SAFETY: objects on the list are live.
+        unsafe { obj.header() }.clear(flags::COLLECTING | flags::UNREACHABLE)
+    };
+    // SAFETY: well formed (caller).
+    unsafe { list::for_each(unreachable, clear) };
+    // SAFETY: well formed (caller).
+    unsafe { list::merge(unreachable, young) };
+}

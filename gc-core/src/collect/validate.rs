@@ -1,0 +1,70 @@
+//! CPython's `validate_list`: the flag table of `object::header`, executed. Debug builds
+//! check a list between the collector's passes and panic with the broken rule; release
+//! builds compile the checks away.
+
+use crate::list;
+use crate::object::{Links, flags};
+
+/// What every object of a list must look like.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Expect {
+    /// On a heap list between collections, or about to be collected: tracked, not in a
+    /// collection.
+    Listed,
+    /// Kept by `move_unreachable`: tracked, neither `COLLECTING` nor `UNREACHABLE`.
+    Reachable,
+    /// Found unreachable: tracked and `UNREACHABLE`; `COLLECTING` until `handle_weakrefs`.
+    Unreachable {
+        /// Whether `COLLECTING` is still set.
+        collecting: bool,
+    },
+}
+
+/// Checks `head` against `expect` in debug builds.
+///
+/// # Safety
+/// The nodes reachable from `head` by `next` are live tracked objects.
+#[inline]
+pub(crate) unsafe fn validate_list(head: &Links, expect: Expect) {
+    if cfg!(debug_assertions) {
+        // SAFETY: guaranteed by the caller.
+        if let Err(e) = unsafe { check_list(head, expect) } {
+            panic!("gc: list invariant broken ({expect:?}): {e}");
+        }
+    }
+}
+
+/// The check itself: the list is well formed and every object's flags match `expect`.
+///
+/// # Safety
+/// As [`validate_list`].
+pub(crate) unsafe fn check_list(head: &Links, expect: Expect) -> Result<usize, String> {
+    // SAFETY: live nodes (caller).
+    let n = unsafe { list::check_well_formed(head) }?;
+    let mut broken = None;
+    let mut index = 0;
+    let check = |obj: crate::object::Obj| {
+        // SAFETY: live (caller).
+        let word = unsafe { obj.header() }.flags();
+        let has = |flag| word & flag != 0;
+        let ok = has(flags::TRACKED)
+            && !has(flags::DEAD)
+            && match expect {
+                Expect::Listed => !has(flags::COLLECTING),
+                Expect::Reachable => !has(flags::COLLECTING | flags::UNREACHABLE),
+                Expect::Unreachable { collecting } => {
+                    has(flags::UNREACHABLE) && has(flags::COLLECTING) == collecting
+                }
+            };
+        if !ok && broken.is_none() {
+            broken = Some(format!(
+                "object {index} at {:#x} has flags {word:#x}",
+                obj.addr()
+            ));
+        }
+        index += 1;
+    };
+    // SAFETY: a well-formed list of live tracked objects (checked above, and caller).
+    unsafe { list::for_each(head, check) };
+    broken.map_or(Ok(n), Err)
+}

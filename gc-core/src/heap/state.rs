@@ -1,0 +1,613 @@
+//! The state of one heap: its allocator, generation lists, counts, thresholds, statistics,
+//! weak table, the collector's phase and the free path's queue.
+//!
+//! Invariant owned here: the fields are private and change only through the methods below,
+//! each of which keeps its part consistent:
+//! - every tracked object is on exactly one of the heap's lists (a generation, the
+//!   permanent generation, `pending`, or a collection's work list), and `TRACKED` says so;
+//! - `counts[0]` counts tracked allocations minus tracked frees since the last collection
+//!   of generation 0 (never below 0), as CPython's `gcstate->generations[0].count`;
+//! - the weak table lists, for each object with `HAS_WEAK`, its live weak cells, oldest
+//!   first, and no other object;
+//! - the phase says what a collection is doing ([`CollectorPhase`]).
+//!
+//! Nothing here runs user code, so no borrow of a `RefCell` field is held across a call
+//! out. (Mirrors CPython's `struct _gc_runtime_state`.)
+
+use crate::alloc::Heap;
+use crate::list;
+use crate::object::{Header, Links, Obj, TypeLayout, flags};
+use crate::types::{
+    CallbackId, CallbackInfo, DEFAULT_THRESHOLDS, DebugFlags, GenerationStats, NUM_GENERATIONS,
+    Phase,
+};
+use std::alloc::Layout;
+use std::any::Any;
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::collections::{HashMap, HashSet};
+use std::ptr::{self, NonNull};
+use std::rc::Rc;
+
+/// Frees nested deeper than this are queued instead of run on the stack.
+pub(crate) const MAX_FREE_DEPTH: u32 = 16;
+
+/// A collection callback, shared so a snapshot can be called while the list changes.
+pub(crate) type Callback = Rc<dyn Fn(Phase, &CallbackInfo)>;
+
+/// What a collection is doing; one state instead of three flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CollectorPhase {
+    /// No collection runs.
+    Idle,
+    /// A collection runs (callbacks, promotion, weak callbacks, deletion): a collection
+    /// requested now returns 0 at once (CPython's `gcstate->collecting`).
+    Running,
+    /// The collector walks its lists (`update_refs` to `move_unreachable`, the final
+    /// check): frees wait in the queue, new tracked objects wait on `pending`, and
+    /// `freeze`/`unfreeze` do nothing, so no list changes under the walk.
+    Walking,
+    /// Finalizers of the garbage run: a handle may be made to an unreachable object (the
+    /// resurrection check that follows sees it).
+    Finalizing,
+}
+
+/// One thread's object heap.
+pub struct GcHeap {
+    /// Where objects live. Borrowed mutably only inside methods that call no user code.
+    allocator: UnsafeCell<Heap>,
+    /// Objects allocated outside the pools (large or over-aligned), for `object_at`.
+    large_objects: RefCell<HashSet<usize>>,
+    generations: [Links; NUM_GENERATIONS],
+    permanent: Links,
+    /// Objects allocated while a collection walks the lists (from a `Trace` impl): they
+    /// join generation 0 when the walk is over.
+    pending: Links,
+    counts: [Cell<usize>; NUM_GENERATIONS],
+    thresholds: [Cell<usize>; NUM_GENERATIONS],
+    enabled: Cell<bool>,
+    phase: Cell<CollectorPhase>,
+    debug: Cell<DebugFlags>,
+    stats: [Cell<GenerationStats>; NUM_GENERATIONS],
+    long_lived_total: Cell<usize>,
+    long_lived_pending: Cell<usize>,
+    callbacks: RefCell<Vec<(CallbackId, Callback)>>,
+    next_callback_id: Cell<u64>,
+    /// `DebugFlags::SAVEALL` garbage; the heap holds a strong reference to each.
+    garbage: RefCell<Vec<Obj>>,
+    /// Objects the last `move_unreachable` put on `unreachable` that have weak references
+    /// or a finalizer still to run (an upper bound: some may have moved back).
+    special_unreachable: Cell<usize>,
+    /// For each object with weak references, its weak cells, oldest first.
+    weak_table: RefCell<HashMap<Obj, Vec<Obj>>>,
+    /// The free path's state (`dealloc`).
+    pub(crate) frees: FreeState,
+    /// The first panic caught in user code, re-raised once the heap is consistent.
+    panic: RefCell<Option<Box<dyn Any + Send>>>,
+    /// Whether `panic` holds one (checked on every free without touching the `RefCell`).
+    has_panic: Cell<bool>,
+}
+
+/// The free path's bookkeeping (read and written by `dealloc` only).
+pub(crate) struct FreeState {
+    /// Objects whose count reached zero while frees were nested too deep or a walk ran.
+    queue: RefCell<Vec<Obj>>,
+    /// Whether `queue` may be non-empty.
+    queued: Cell<bool>,
+    /// How many frees are nested on the stack.
+    depth: Cell<u32>,
+    /// The object being freed at each depth, so the guard that catches a panic from a
+    /// `Drop` can finish the frees it cut short. Depths reach `MAX_FREE_DEPTH + 1`.
+    in_progress: [Cell<*mut Header>; MAX_FREE_DEPTH as usize + 2],
+}
+
+impl FreeState {
+    fn new() -> FreeState {
+        FreeState {
+            queue: RefCell::default(),
+            queued: Cell::new(false),
+            depth: Cell::new(0),
+            in_progress: [const { Cell::new(ptr::null_mut()) }; MAX_FREE_DEPTH as usize + 2],
+        }
+    }
+
+    #[inline]
+    pub(crate) fn depth(&self) -> u32 {
+        self.depth.get()
+    }
+
+    #[inline]
+    pub(crate) fn set_depth(&self, depth: u32) {
+        self.depth.set(depth);
+    }
+
+    /// Queues `obj` to be freed later.
+    pub(crate) fn enqueue(&self, obj: Obj) {
+        self.queue.borrow_mut().push(obj);
+        self.queued.set(true);
+    }
+
+    /// Whether objects may be queued.
+    #[inline]
+    pub(crate) fn has_queued(&self) -> bool {
+        self.queued.get()
+    }
+
+    /// The next queued object, if any (clears `has_queued` when empty).
+    pub(crate) fn dequeue(&self) -> Option<Obj> {
+        let next = self.queue.borrow_mut().pop();
+        if next.is_none() {
+            self.queued.set(false);
+        }
+        next
+    }
+
+    /// Records the object being freed at `slot` (null: none).
+    #[inline]
+    pub(crate) fn set_in_progress(&self, slot: u32, obj: *mut Header) {
+        self.in_progress[slot as usize].set(obj);
+    }
+
+    /// Takes the objects recorded at `slot` and deeper, deepest first.
+    pub(crate) fn take_in_progress_from(&self, slot: u32) -> impl Iterator<Item = Obj> + '_ {
+        self.in_progress[slot as usize..]
+            .iter()
+            .rev()
+            .filter_map(|cell| NonNull::new(cell.replace(ptr::null_mut())).map(Obj::from_header))
+    }
+}
+
+impl GcHeap {
+    /// A heap with empty lists. It must not move once [`GcHeap::init_lists`] has run
+    /// (list sentinels point at themselves).
+    pub(crate) fn new() -> GcHeap {
+        GcHeap {
+            allocator: UnsafeCell::new(Heap::new()),
+            large_objects: RefCell::default(),
+            generations: [Links::unlinked(), Links::unlinked(), Links::unlinked()],
+            permanent: Links::unlinked(),
+            pending: Links::unlinked(),
+            counts: Default::default(),
+            thresholds: DEFAULT_THRESHOLDS.map(Cell::new),
+            enabled: Cell::new(true),
+            phase: Cell::new(CollectorPhase::Idle),
+            debug: Cell::new(DebugFlags::empty()),
+            stats: Default::default(),
+            long_lived_total: Cell::new(0),
+            long_lived_pending: Cell::new(0),
+            callbacks: RefCell::default(),
+            next_callback_id: Cell::new(0),
+            garbage: RefCell::default(),
+            special_unreachable: Cell::new(0),
+            weak_table: RefCell::default(),
+            frees: FreeState::new(),
+            panic: RefCell::new(None),
+            has_panic: Cell::new(false),
+        }
+    }
+
+    /// Makes every list empty; runs once the heap is at its final address.
+    pub(crate) fn init_lists(&self) {
+        for g in &self.generations {
+            list::init(g);
+        }
+        list::init(&self.permanent);
+        list::init(&self.pending);
+    }
+
+    // -- allocation ------------------------------------------------------------------
+
+    /// Allocates an object of the type `layout` describes, with a strong count of 1 and an
+    /// uninitialised value; a tracked one joins generation 0 (or `pending` during a walk).
+    /// Counting the allocation, and any collection it calls for, is the caller's
+    /// (`policy`), before this.
+    pub(crate) fn alloc_object(&self, layout_ptr: NonNull<TypeLayout>) -> Option<Obj> {
+        // SAFETY: layouts live in `static` vtables.
+        let layout = unsafe { layout_ptr.as_ref() };
+        let (block, large) = self.alloc_block(layout)?;
+        let header = block.cast::<Header>();
+        let initial_flags = if large { flags::LARGE } else { 0 };
+        // SAFETY: a fresh block of `layout.size >= 16` bytes, 16-aligned.
+        unsafe { Header::init(header.as_ptr(), layout_ptr, initial_flags) };
+        let obj = Obj::from_header(header);
+        if layout.tracked {
+            let list = if self.phase.get() == CollectorPhase::Walking {
+                &self.pending
+            } else {
+                &self.generations[0]
+            };
+            // SAFETY: a fresh, live, tracked object on no list.
+            unsafe { self.track(obj, list) };
+        }
+        Some(obj)
+    }
+
+    fn alloc_block(&self, layout: &TypeLayout) -> Option<(NonNull<u8>, bool)> {
+        if layout.size <= crate::alloc::SMALL_REQUEST_THRESHOLD && layout.align <= 16 {
+            // SAFETY: the allocator calls no user code, so this borrow is unique.
+            let p = unsafe { (*self.allocator.get()).alloc(layout.size) };
+            NonNull::new(p).map(|p| (p, false))
+        } else {
+            let l = Layout::from_size_align(layout.size, layout.align).ok()?;
+            // SAFETY: the layout has non-zero size (it includes the header).
+            let p = NonNull::new(unsafe { std::alloc::alloc(l) })?;
+            self.large_objects.borrow_mut().insert(p.as_ptr().addr());
+            Some((p, true))
+        }
+    }
+
+    /// Returns the memory of a freed object.
+    ///
+    /// # Safety
+    /// `obj` is an object of this heap with no handle left, off every list, whose value was
+    /// dropped (or never needed dropping); it is not used again.
+    #[inline]
+    pub(crate) unsafe fn free_block(&self, obj: Obj) {
+        // SAFETY: the header is still readable (caller).
+        let hdr = unsafe { obj.header() };
+        let (layout, large) = (hdr.layout(), hdr.has(flags::LARGE));
+        if large {
+            self.large_objects.borrow_mut().remove(&obj.addr());
+            let l = Layout::from_size_align(layout.size, layout.align).expect("valid layout");
+            // SAFETY: allocated in `alloc_block` with this layout.
+            unsafe { std::alloc::dealloc(obj.as_ptr().cast(), l) };
+        } else {
+            // SAFETY: the allocator calls no user code, so this borrow is unique.
+            let allocator = unsafe { &mut *self.allocator.get() };
+            // SAFETY: a pool block of our allocator, of `layout.size` bytes, not used again.
+            unsafe { allocator.free_sized(obj.as_ptr().cast(), layout.size) };
+        }
+    }
+
+    /// Whether `addr` is the start of a live object of this heap (never reads memory the
+    /// heap does not own).
+    pub(crate) fn is_object_address(&self, addr: usize) -> bool {
+        // An address from the user: the allocator reads only its own arena and pool
+        // headers, after its radix tree says the arena is one of its own.
+        let candidate = ptr::with_exposed_provenance::<u8>(addr);
+        // SAFETY: the query calls no user code, so this borrow is unique.
+        let pooled = unsafe { (*self.allocator.get()).is_allocated_block(candidate) };
+        pooled || self.large_objects.borrow().contains(&addr)
+    }
+
+    /// Statistics of the object allocator.
+    pub(crate) fn malloc_stats(&self) -> crate::alloc::MallocStats {
+        // SAFETY: `stats` calls no user code, so the borrow is unique.
+        unsafe { (*self.allocator.get()).stats() }
+    }
+
+    /// Whether no object is left (blocks or large objects).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.malloc_stats().blocks_in_use() == 0 && self.large_objects.borrow().is_empty()
+    }
+
+    // -- lists -----------------------------------------------------------------------
+
+    #[inline]
+    pub(crate) fn generation(&self, g: usize) -> &Links {
+        &self.generations[g]
+    }
+
+    pub(crate) fn permanent(&self) -> &Links {
+        &self.permanent
+    }
+
+    /// Links a tracked object onto the head of `list` (lists are kept newest first).
+    ///
+    /// # Safety
+    /// `obj` is live, of a tracked type, and on no list; `list` is one of this heap's.
+    pub(crate) unsafe fn track(&self, obj: Obj, list: &Links) {
+        // SAFETY: live and tracked (caller).
+        let links = unsafe { obj.links_ptr() };
+        // SAFETY: on no list (caller); `list` is well formed (heap invariant).
+        unsafe { list::prepend(links, list) };
+        // SAFETY: live (caller).
+        unsafe { obj.header() }.set(flags::TRACKED);
+    }
+
+    /// Takes a tracked object off its list; a freed tracked object counts down generation 0
+    /// (as CPython), and one promoted into the oldest generation leaves the long-lived
+    /// counts, so that objects dying by refcounting do not call for full collections.
+    ///
+    /// # Safety
+    /// `obj` is live; if `TRACKED`, it is on a well-formed list of this heap.
+    #[inline]
+    pub(crate) unsafe fn untrack(&self, obj: Obj) {
+        // SAFETY: live (caller).
+        let hdr = unsafe { obj.header() };
+        if !hdr.has(flags::TRACKED) {
+            return;
+        }
+        // SAFETY: live, and TRACKED, so it has links.
+        let links = unsafe { obj.links_ptr() };
+        // SAFETY: TRACKED, so on a well-formed list (caller).
+        unsafe { list::remove(links) };
+        hdr.clear(flags::TRACKED);
+        let c0 = self.counts[0].get();
+        if c0 > 0 {
+            self.counts[0].set(c0 - 1);
+        }
+        if hdr.generation() == NUM_GENERATIONS - 1 {
+            let pending = self.long_lived_pending.get();
+            if pending > 0 {
+                self.long_lived_pending.set(pending - 1);
+            } else {
+                let total = self.long_lived_total.get();
+                self.long_lived_total.set(total.saturating_sub(1));
+            }
+        }
+    }
+
+    /// Moves every object of the generations into the permanent one (`gc.freeze()`).
+    pub(crate) fn freeze(&self) {
+        for g in &self.generations {
+            // SAFETY: all of these are well-formed lists of the heap.
+            unsafe { list::merge(g, &self.permanent) };
+        }
+        self.counts[0].set(0);
+    }
+
+    /// Moves the permanent generation back into the oldest one (`gc.unfreeze()`).
+    pub(crate) fn unfreeze(&self) {
+        // SAFETY: both are well-formed lists of the heap.
+        unsafe { list::merge(&self.permanent, &self.generations[NUM_GENERATIONS - 1]) };
+    }
+
+    /// After a walk: objects allocated during it join generation 0.
+    pub(crate) fn adopt_pending(&self) {
+        // SAFETY: both are well-formed lists; the walk that kept them apart is over.
+        unsafe { list::merge_front(&self.pending, &self.generations[0]) };
+    }
+
+    // -- counts, thresholds, statistics ------------------------------------------------
+
+    /// The counts of the generations (`gc.get_count()`).
+    pub(crate) fn counts(&self) -> [usize; NUM_GENERATIONS] {
+        [
+            self.counts[0].get(),
+            self.counts[1].get(),
+            self.counts[2].get(),
+        ]
+    }
+
+    /// Counts one tracked allocation; returns whether a collection is due (CPython's
+    /// `_PyObject_GC_Link`: count0 > threshold0, collection enabled, threshold0 != 0, none
+    /// running).
+    #[inline]
+    pub(crate) fn count_tracked_allocation(&self) -> bool {
+        let c0 = self.counts[0].get() + 1;
+        self.counts[0].set(c0);
+        let threshold = self.thresholds[0].get();
+        c0 > threshold
+            && self.enabled.get()
+            && threshold != 0
+            && self.phase.get() == CollectorPhase::Idle
+    }
+
+    /// Counters of a collection of `generation`, as CPython: 0..=generation go to zero and
+    /// the next generation counts one collection more.
+    pub(crate) fn count_collection(&self, generation: usize) {
+        if generation + 1 < NUM_GENERATIONS {
+            let next = &self.counts[generation + 1];
+            next.set(next.get() + 1);
+        }
+        for g in 0..=generation {
+            self.counts[g].set(0);
+        }
+    }
+
+    pub(crate) fn thresholds(&self) -> [usize; NUM_GENERATIONS] {
+        [
+            self.thresholds[0].get(),
+            self.thresholds[1].get(),
+            self.thresholds[2].get(),
+        ]
+    }
+
+    pub(crate) fn set_thresholds(&self, thresholds: [usize; NUM_GENERATIONS]) {
+        for (cell, value) in self.thresholds.iter().zip(thresholds) {
+            cell.set(value);
+        }
+    }
+
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.enabled.get()
+    }
+
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        self.enabled.set(enabled);
+    }
+
+    pub(crate) fn debug(&self) -> DebugFlags {
+        self.debug.get()
+    }
+
+    pub(crate) fn set_debug(&self, debug: DebugFlags) {
+        self.debug.set(debug);
+    }
+
+    pub(crate) fn stats(&self) -> [GenerationStats; NUM_GENERATIONS] {
+        [
+            self.stats[0].get(),
+            self.stats[1].get(),
+            self.stats[2].get(),
+        ]
+    }
+
+    /// Records a finished collection of `generation` that collected `collected` objects.
+    pub(crate) fn record_collection(&self, generation: usize, collected: usize) {
+        let stats = &self.stats[generation];
+        let mut s = stats.get();
+        s.collections += 1;
+        s.collected += collected;
+        stats.set(s);
+    }
+
+    /// Long-lived objects: (total surviving the last full collection, promoted into the
+    /// oldest generation since).
+    pub(crate) fn long_lived(&self) -> (usize, usize) {
+        (self.long_lived_total.get(), self.long_lived_pending.get())
+    }
+
+    /// `survivors` objects were promoted into the oldest generation.
+    pub(crate) fn add_long_lived_pending(&self, survivors: usize) {
+        self.long_lived_pending
+            .set(self.long_lived_pending.get() + survivors);
+    }
+
+    /// A full collection left `survivors` objects: the long-lived counts start over.
+    pub(crate) fn reset_long_lived(&self, survivors: usize) {
+        self.long_lived_pending.set(0);
+        self.long_lived_total.set(survivors);
+    }
+
+    /// Objects survived a full collection after its counts were taken.
+    pub(crate) fn add_long_lived_total(&self, survivors: usize) {
+        self.long_lived_total
+            .set(self.long_lived_total.get() + survivors);
+    }
+
+    // -- the collector's phase -------------------------------------------------------
+
+    #[inline]
+    pub(crate) fn phase(&self) -> CollectorPhase {
+        self.phase.get()
+    }
+
+    #[inline]
+    pub(crate) fn set_phase(&self, phase: CollectorPhase) {
+        self.phase.set(phase);
+    }
+
+    pub(crate) fn special_unreachable(&self) -> usize {
+        self.special_unreachable.get()
+    }
+
+    pub(crate) fn set_special_unreachable(&self, n: usize) {
+        self.special_unreachable.set(n);
+    }
+
+    /// Whether a new strong handle to `hdr` may be made from a raw address (introspection,
+    /// `Weak::upgrade`, `object_at`): not for an object being freed or dead, nor for one a
+    /// collection is examining (`COLLECTING`) or has found unreachable, except while that
+    /// collection's finalizers run, because the resurrection check that follows them sees
+    /// any handle kept (CPython: a `__del__` may resurrect through a weakref). A handle made
+    /// at any other point could outlive the collection's verdict.
+    pub(crate) fn may_hand_out(&self, hdr: &Header) -> bool {
+        let refused = if self.phase.get() == CollectorPhase::Finalizing {
+            flags::FREEING | flags::DEAD | flags::COLLECTING
+        } else {
+            flags::FREEING | flags::DEAD | flags::COLLECTING | flags::UNREACHABLE
+        };
+        !hdr.has(refused) && hdr.strong() > 0
+    }
+
+    // -- callbacks and garbage -------------------------------------------------------
+
+    pub(crate) fn add_callback(&self, f: Callback) -> CallbackId {
+        let id = CallbackId(self.next_callback_id.get());
+        self.next_callback_id.set(id.0 + 1);
+        self.callbacks.borrow_mut().push((id, f));
+        id
+    }
+
+    pub(crate) fn remove_callback(&self, id: CallbackId) -> bool {
+        let mut callbacks = self.callbacks.borrow_mut();
+        let before = callbacks.len();
+        callbacks.retain(|(i, _)| *i != id);
+        callbacks.len() != before
+    }
+
+    /// The callbacks now registered, in order (a snapshot: calling them may change the list).
+    pub(crate) fn callbacks(&self) -> Vec<Callback> {
+        let callbacks = self.callbacks.borrow();
+        callbacks.iter().map(|(_, cb)| cb.clone()).collect()
+    }
+
+    /// Whether any callback is registered.
+    pub(crate) fn has_callbacks(&self) -> bool {
+        !self.callbacks.borrow().is_empty()
+    }
+
+    /// Keeps `obj` in `garbage()`; the caller gives the heap one strong reference to it.
+    pub(crate) fn save_garbage(&self, obj: Obj) {
+        self.garbage.borrow_mut().push(obj);
+    }
+
+    /// The saved garbage (the heap keeps its references).
+    pub(crate) fn garbage(&self) -> Vec<Obj> {
+        self.garbage.borrow().clone()
+    }
+
+    /// Empties `garbage()`; the caller takes over the heap's references.
+    pub(crate) fn take_garbage(&self) -> Vec<Obj> {
+        std::mem::take(&mut *self.garbage.borrow_mut())
+    }
+
+    // -- weak table ------------------------------------------------------------------
+
+    /// Records `cell` as the newest weak reference to `target`.
+    ///
+    /// # Safety
+    /// `target` is a live object of this heap whose value is not dropped.
+    pub(crate) unsafe fn register_weak(&self, target: Obj, cell: Obj) {
+        self.weak_table
+            .borrow_mut()
+            .entry(target)
+            .or_default()
+            .push(cell);
+        // SAFETY: live (caller).
+        unsafe { target.header() }.set(flags::HAS_WEAK);
+    }
+
+    /// Takes every weak cell of `target` off the table, oldest first.
+    ///
+    /// # Safety
+    /// `target` is a live object of this heap.
+    pub(crate) unsafe fn take_weak_cells(&self, target: Obj) -> Vec<Obj> {
+        // SAFETY: live (caller).
+        unsafe { target.header() }.clear(flags::HAS_WEAK);
+        self.weak_table
+            .borrow_mut()
+            .remove(&target)
+            .unwrap_or_default()
+    }
+
+    /// The weak cell `cell` of `target` is going away: the table forgets it.
+    ///
+    /// # Safety
+    /// `target` is a live object of this heap.
+    pub(crate) unsafe fn forget_weak_cell(&self, target: Obj, cell: Obj) {
+        let mut table = self.weak_table.borrow_mut();
+        if let Some(cells) = table.get_mut(&target) {
+            cells.retain(|&c| c != cell);
+            if cells.is_empty() {
+                table.remove(&target);
+                // SAFETY: live (caller).
+                unsafe { target.header() }.clear(flags::HAS_WEAK);
+            }
+        }
+    }
+
+    // -- panics caught in user code --------------------------------------------------
+
+    /// Keeps the first panic caught in user code (later ones are dropped).
+    pub(crate) fn keep_panic(&self, payload: Box<dyn Any + Send>) {
+        let mut slot = self.panic.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(payload);
+            self.has_panic.set(true);
+        }
+    }
+
+    /// Whether a caught panic waits to be re-raised.
+    #[inline]
+    pub(crate) fn has_pending_panic(&self) -> bool {
+        self.has_panic.get()
+    }
+
+    /// Takes the caught panic, if any.
+    pub(crate) fn take_panic(&self) -> Option<Box<dyn Any + Send>> {
+        self.has_panic.set(false);
+        self.panic.borrow_mut().take()
+    }
+}

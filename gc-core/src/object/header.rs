@@ -1,0 +1,171 @@
+//! The header every object starts with: strong count, flag bits and the type's layout.
+//!
+//! Invariant owned here: the strong count and the flag bits are written by the methods of
+//! [`Header`] only (every other module calls them), and the count never wraps (an increment
+//! that would overflow aborts, as `Rc` does). CPython keeps the same state in `ob_refcnt` and
+//! in the low bits of `_gc_prev`.
+//!
+//! # Flags by phase (CPython's "`_gc_prev` values" block)
+//!
+//! | where the object is                         | TRACKED | COLLECTING | UNREACHABLE | `Links::prev` |
+//! |---------------------------------------------|---------|------------|-------------|---------------|
+//! | a generation, the permanent generation, `pending` | set | clear | clear | list pointer |
+//! | `young`, from `update_refs` to its visit in `move_unreachable` | set | set | clear | `gc_refs` |
+//! | `young`, kept by `move_unreachable`         | set     | clear      | clear       | list pointer  |
+//! | `unreachable`, after `move_unreachable`     | set     | set        | set         | list pointer  |
+//! | `unreachable`, after `handle_weakrefs`      | set     | clear      | set         | list pointer  |
+//! | dead (value dropped) or freeing             | clear   | clear      | clear       | unlinked      |
+//!
+//! `collect::validate` checks the table between passes in debug builds.
+
+use super::layout::TypeLayout;
+use std::cell::Cell;
+use std::ptr::NonNull;
+
+/// Flag bits of [`Header`].
+pub(crate) mod flags {
+    /// On a generation list (or the permanent generation, or a collection's work list).
+    pub const TRACKED: u32 = 1 << 0;
+    /// The finalizer ran (or started and panicked): it never runs again.
+    pub const FINALIZED: u32 = 1 << 1;
+    /// The value was dropped; only the memory remains until the last handle goes.
+    pub const DEAD: u32 = 1 << 2;
+    /// Weak references to the object exist (listed in the heap's weak table).
+    pub const HAS_WEAK: u32 = 1 << 3;
+    /// The strong count reached zero and the object is being (or queued to be) freed.
+    pub const FREEING: u32 = 1 << 4;
+    /// In the set a collection is examining; `Links::prev` holds `gc_refs` until the
+    /// object's visit in `move_unreachable`.
+    pub const COLLECTING: u32 = 1 << 5;
+    /// Tentatively unreachable in the current collection.
+    pub const UNREACHABLE: u32 = 1 << 6;
+    /// Allocated outside the pools (large or over-aligned).
+    pub const LARGE: u32 = 1 << 7;
+    /// The generation a tracked object was last promoted into (2 bits), kept so that an
+    /// old object dying by refcounting can be taken off the long-lived counts.
+    pub const GEN_SHIFT: u32 = 8;
+    pub const GEN_MASK: u32 = 0b11 << GEN_SHIFT;
+}
+
+/// The part of every object the collector and the handles share (16 bytes).
+#[repr(C)]
+pub struct Header {
+    /// Strong handles (`Gc`, `GcAny`, the collector's temporary ones).
+    refcount: Cell<u32>,
+    flags: Cell<u32>,
+    /// The type's layout: the first field of its `VTable` (trace layer). A raw pointer, so
+    /// that it keeps the provenance of the whole vtable for the cast back.
+    layout: NonNull<TypeLayout>,
+}
+
+const _: () = assert!(size_of::<Header>() == 16);
+
+impl Header {
+    /// Writes a header with one strong reference and the given flags at `at`.
+    ///
+    /// # Safety
+    /// `at` is valid for a write of a `Header` and 16-aligned (a fresh block).
+    #[inline]
+    pub(crate) unsafe fn init(at: *mut Header, layout: NonNull<TypeLayout>, flags: u32) {
+        // Field by field with scalar stores: the free path soon reads the count and flags
+        // back, and a load forwarded from one wide vector store would stall.
+        // SAFETY: `at` points at a valid block (caller): field addresses stay in it.
+        let refcount = unsafe { &raw mut (*at).refcount };
+        // SAFETY: as above.
+        let flag_word = unsafe { &raw mut (*at).flags };
+        // SAFETY: as above.
+        let layout_slot = unsafe { &raw mut (*at).layout };
+        // SAFETY: valid for writes (caller); each field is written once.
+        unsafe { refcount.write_volatile(Cell::new(1)) };
+        // SAFETY: valid for writes (caller).
+        unsafe { flag_word.write_volatile(Cell::new(flags)) };
+        // SAFETY: valid for writes (caller).
+        unsafe { layout_slot.write(layout) };
+    }
+
+    /// The layout of the object's type.
+    #[inline]
+    pub(crate) fn layout(&self) -> &'static TypeLayout {
+        // SAFETY: layouts live in `static` vtables, never freed or written.
+        unsafe { self.layout.as_ref() }
+    }
+
+    /// The layout pointer, with the provenance of the vtable that starts with it.
+    #[inline]
+    pub(crate) fn layout_ptr(&self) -> NonNull<TypeLayout> {
+        self.layout
+    }
+
+    /// The strong count.
+    #[inline]
+    pub(crate) fn strong(&self) -> u32 {
+        self.refcount.get()
+    }
+
+    /// Adds a strong reference; aborts the process if the count would wrap (a wrapped count
+    /// would free a live object), as `Rc` does.
+    #[inline(always)]
+    pub(crate) fn inc_strong(&self) {
+        let rc = self.refcount.get().wrapping_add(1);
+        self.refcount.set(rc);
+        if rc == 0 {
+            std::process::abort();
+        }
+    }
+
+    /// Drops a strong reference; true when it was the last (the caller then frees).
+    #[inline(always)]
+    pub(crate) fn dec_strong(&self) -> bool {
+        let rc = self.refcount.get() - 1;
+        self.refcount.set(rc);
+        rc == 0
+    }
+
+    /// The flag word.
+    #[inline]
+    pub(crate) fn flags(&self) -> u32 {
+        self.flags.get()
+    }
+
+    /// Replaces the flag word (callers pass a word they read and changed, which saves
+    /// re-reading it on hot paths).
+    #[inline]
+    pub(crate) fn set_flags(&self, word: u32) {
+        self.flags.set(word);
+    }
+
+    #[inline]
+    pub(crate) fn has(&self, flag: u32) -> bool {
+        self.flags.get() & flag != 0
+    }
+
+    #[inline]
+    pub(crate) fn set(&self, flag: u32) {
+        self.flags.set(self.flags.get() | flag);
+    }
+
+    #[inline]
+    pub(crate) fn clear(&self, flag: u32) {
+        self.flags.set(self.flags.get() & !flag);
+    }
+
+    /// The generation the object was last promoted into.
+    #[inline]
+    pub(crate) fn generation(&self) -> usize {
+        ((self.flags.get() & flags::GEN_MASK) >> flags::GEN_SHIFT) as usize
+    }
+
+    /// Leaves a collection as a survivor promoted into `generation`.
+    #[inline]
+    pub(crate) fn survive_into(&self, generation: usize) {
+        let kept = self.flags.get() & !(flags::COLLECTING | flags::UNREACHABLE | flags::GEN_MASK);
+        self.flags
+            .set(kept | ((generation as u32) << flags::GEN_SHIFT));
+    }
+
+    /// Whether the object has a finalizer that has not run yet.
+    #[inline]
+    pub(crate) fn finalizer_pending(&self) -> bool {
+        self.layout().has_finalizer && !self.has(flags::FINALIZED)
+    }
+}
