@@ -64,6 +64,7 @@ impl<T: Trace + Finalize + 'static> Gc<T> {
     ///
     /// # Panics
     /// Aborts through `handle_alloc_error` when out of memory.
+    #[inline]
     pub fn new(value: T) -> Gc<T> {
         match Gc::try_new(value) {
             Ok(g) => g,
@@ -77,6 +78,7 @@ impl<T: Trace + Finalize + 'static> Gc<T> {
     /// let g = gc_api::Gc::try_new(7u8).expect("memory");
     /// assert_eq!(*g, 7);
     /// ```
+    #[inline]
     pub fn try_new(value: T) -> Result<Gc<T>, GcError> {
         let obj = raw::new_object(value)?;
         // SAFETY: a new object of `T`, whose one reference is handed over.

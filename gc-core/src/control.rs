@@ -1,5 +1,6 @@
-//! Layer 8: the control surface of Python's `gc` module over the calling thread's heap, in
-//! raw form: objects come and go as [`Obj`] addresses, and each one a function returns
+//! Layer 8: the control surface of Python's `gc` module (`gcmodule.c`'s `gc_collect_impl`,
+//! `gc_get_count_impl`, `gc_get_objects_impl`, ...) over the calling thread's heap, in raw
+//! form: objects come and go as [`Obj`] addresses, and each one a function returns
 //! carries a strong reference the caller owns (gc-api wraps them in `GcAny`).
 //!
 //! Invariant owned here: no function hands out a reference to an object the heap may not

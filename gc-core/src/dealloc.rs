@@ -34,6 +34,14 @@ use std::ptr;
 pub(crate) unsafe fn release(heap: &GcHeap, obj: Obj) {
     // SAFETY: live (caller).
     let hdr = unsafe { obj.header() };
+    debug_assert!(
+        hdr.strong() == 0,
+        "release: the object still has references"
+    );
+    debug_assert!(
+        !hdr.has(flags::FREEING),
+        "release: the object is already being freed"
+    );
     let object_flags = hdr.flags() | flags::FREEING;
     hdr.set_flags(object_flags);
     let frees = &heap.frees;
@@ -54,13 +62,13 @@ pub(crate) unsafe fn release(heap: &GcHeap, obj: Obj) {
         // SAFETY: a live object with a zero count, FREEING, not freed before (caller).
         unsafe { free_object(heap, obj, object_flags) };
     } else if depth == 0 || std::thread::panicking() {
-        // SAFETY: as above.
+        // SAFETY: a live object with a zero count, FREEING, not freed before (caller).
         unsafe { free_guarded(heap, obj, object_flags, slot) };
     } else {
         // A panic in a `Drop` below unwinds to the guard of the outermost release (or of
         // the collector), which finishes the frees it cut short.
         frees.set_in_progress(slot, obj.as_ptr());
-        // SAFETY: as above.
+        // SAFETY: a live object with a zero count, FREEING, not freed before (caller).
         unsafe { free_object(heap, obj, object_flags) };
         frees.set_in_progress(slot, ptr::null_mut());
     }
@@ -83,7 +91,7 @@ pub(crate) fn drain_free_queue(heap: &GcHeap) {
     while let Some(obj) = heap.frees.dequeue() {
         // SAFETY: queued objects have a zero count, are FREEING and not yet freed.
         let object_flags = unsafe { obj.header() }.flags();
-        // SAFETY: as above.
+        // SAFETY: a queued object: live, zero count, FREEING, not freed before.
         unsafe { free_guarded(heap, obj, object_flags, heap.frees.depth()) };
     }
 }
@@ -187,7 +195,7 @@ unsafe fn free_object(heap: &GcHeap, obj: Obj, object_flags: u32) {
 /// `obj` is a live object of `heap` whose value is not DEAD.
 #[inline]
 pub(crate) unsafe fn kill(heap: &GcHeap, obj: Obj) {
-    // SAFETY: guaranteed by the caller.
+    // SAFETY: a live object of `heap` whose value is not DEAD (caller).
     unsafe { kill_with(heap, obj, true) };
 }
 
@@ -200,6 +208,7 @@ pub(crate) unsafe fn kill(heap: &GcHeap, obj: Obj) {
 unsafe fn kill_with(heap: &GcHeap, obj: Obj, guard: bool) {
     // SAFETY: live (caller).
     let hdr = unsafe { obj.header() };
+    debug_assert!(!hdr.has(flags::DEAD), "kill: the value is already dead");
     if hdr.has(flags::HAS_WEAK) {
         // SAFETY: live (caller).
         unsafe { clear_weakrefs(heap, obj) };
@@ -303,9 +312,9 @@ pub(crate) unsafe fn detach_weakrefs(heap: &GcHeap, target: Obj, to_call: &mut V
         unsafe { cell_value(cell) }.target.set(None);
     }
     for &cell in cells.iter().rev() {
-        // SAFETY: as above.
+        // SAFETY: cells taken off the table are live (they leave it when they die).
         let hdr = unsafe { cell.header() };
-        // SAFETY: as above.
+        // SAFETY: a cell taken off the table is live and not DEAD.
         let has_callback = unsafe { cell_value(cell) }.callback.borrow().is_some();
         let wanted = !hdr.has(flags::UNREACHABLE | flags::FREEING | flags::DEAD)
             && hdr.strong() > 0

@@ -78,11 +78,11 @@ pub(crate) unsafe fn merge(from: &Links, to: &Links) {
     let to_tail = to.prev.get();
     let first = from.next.get();
     let last = from.prev.get();
-    // SAFETY: the ends of well-formed lists are live.
+    // SAFETY: the tail of a well-formed list is live (the sentinel when empty).
     unsafe { (*to_tail).next.set(first) };
-    // SAFETY: as above.
+    // SAFETY: `from` is not empty, so its first node is a live node.
     unsafe { (*first).prev.set(to_tail) };
-    // SAFETY: as above.
+    // SAFETY: `from` is not empty, so its last node is a live node.
     unsafe { (*last).next.set(to) };
     to.prev.set(last);
     init(from);
@@ -99,12 +99,12 @@ pub(crate) unsafe fn merge_front(from: &Links, to: &Links) {
     let first = from.next.get();
     let last = from.prev.get();
     let to_first = to.next.get();
-    // SAFETY: the ends of well-formed lists are live.
+    // SAFETY: `from` is not empty, so its last node is a live node.
     unsafe { (*last).next.set(to_first) };
-    // SAFETY: as above.
+    // SAFETY: the first node of a well-formed list is live (the sentinel when empty).
     unsafe { (*to_first).prev.set(last) };
     to.next.set(first);
-    // SAFETY: as above.
+    // SAFETY: `from` is not empty, so its first node is a live node.
     unsafe { (*first).prev.set(to) };
     init(from);
 }
@@ -228,7 +228,7 @@ mod tests {
         let all = nodes(2);
         let head = Links::unlinked();
         init(&head);
-        // SAFETY: as above.
+        // SAFETY: the nodes live in `all`, on no list; `head` is well formed.
         unsafe {
             append(&all[0], &head);
             append(&all[1], &head);

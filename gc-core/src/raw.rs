@@ -1,4 +1,5 @@
-//! Layer 8: the raw object operations gc-api's handles are built on (the lock_api shape:
+//! Layer 8: the raw object operations gc-api's handles are built on (CPython's
+//! `PyObject_GC_New`, `Py_INCREF`/`Py_DECREF`, `PyWeakref_NewRef`) (the lock_api shape:
 //! unsafe operations here, the safe typed handles `Gc`, `GcAny` and `Weak` in gc-api). Every
 //! function works on the calling thread's heap.
 //!
@@ -26,6 +27,7 @@ pub use crate::object::Obj as Object;
 /// Objects of a type whose `Trace` may reach a handle are tracked: the allocation counts
 /// toward generation 0 first and may run a collection (before the new object exists, as in
 /// CPython). On failure `value` is dropped.
+#[inline]
 pub fn new_object<T: Trace + Finalize + 'static>(value: T) -> Result<Obj, GcError> {
     let vtable = VTableOf::<T>::VTABLE;
     let obj = alloc(heap(), vtable).ok_or(GcError::OutOfMemory)?;
@@ -37,6 +39,7 @@ pub fn new_object<T: Trace + Finalize + 'static>(value: T) -> Result<Obj, GcErro
     Ok(obj)
 }
 
+#[inline]
 fn alloc(heap: &GcHeap, vtable: &'static VTable) -> Option<Obj> {
     if vtable.layout.tracked {
         count_tracked_allocation(heap);

@@ -1,5 +1,6 @@
-//! The current thread's heap: created on first use, torn down at thread exit (the only
-//! module that knows heaps are per thread).
+//! Layer 8: the current thread's heap, created on first use and torn down at thread exit
+//! (CPython keeps one `gcstate` per interpreter; here it is one per thread). The only
+//! module that knows heaps are per thread.
 //!
 //! Invariant owned here: the pointer in `HEAP` is null (no heap yet), `EXITED` (torn down),
 //! or a heap that lives until the thread-exit guard frees it, which it does only when no

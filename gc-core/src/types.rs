@@ -1,5 +1,6 @@
-//! Layer 0: the value types of the control surface (Python's `gc` module), shared by every
-//! layer above and by any flavour of heap. Plain data: no invariant beyond each type's own.
+//! Layer 0: the value types of the control surface (Python's `gc` module: `get_stats()`
+//! entries, `gc.callbacks` phases and info, `DEBUG_*` flags), shared by every layer above
+//! and by any flavour of heap. Plain data: no invariant beyond each type's own.
 
 use std::fmt;
 

@@ -14,22 +14,10 @@ use crate::dealloc::run_deferred_frees;
 use crate::heap::{CollectorPhase, GcHeap};
 use crate::list;
 use crate::object::{Links, Obj, flags};
-use crate::trace::{Tracer, Visit};
+use crate::trace::Tracer;
 use crate::types::NUM_GENERATIONS;
 use std::cell::Cell;
 use std::ptr;
-
-/// Counts the edges reported into the garbage set (whose members are `UNREACHABLE`).
-struct CountGarbageEdges(usize);
-
-impl Visit for CountGarbageEdges {
-    #[inline]
-    unsafe fn visit(&mut self, target: Obj) {
-        // SAFETY: a reported target is live (caller).
-        let in_garbage = unsafe { target.header() }.has(flags::UNREACHABLE);
-        self.0 += usize::from(in_garbage);
-    }
-}
 
 /// Whether no handle from outside `garbage` reaches it: sums the members' strong counts,
 /// read now, and counts the edges their traces report into the set (one more trace each).
@@ -42,14 +30,13 @@ pub(super) unsafe fn garbage_is_closed(heap: &GcHeap, garbage: &Links) -> bool {
     // A trace may allocate or drop handles: frees wait until the walk is done.
     let outer = heap.phase();
     heap.set_phase(CollectorPhase::Walking);
-    let mut edges = CountGarbageEdges(0);
+    let mut tracer = Tracer::count_garbage_edges();
     let mut hidden = false;
     let mut strong = 0usize;
     let node = Cell::new(garbage.next.get());
     let poisoned = guarded_pass(
         heap,
         || {
-            let mut tracer = Tracer::new(&mut edges);
             while !ptr::eq(node.get(), garbage) {
                 // SAFETY: a node of the list: a live tracked object.
                 let obj = unsafe { Obj::from_links(node.get()) };
@@ -65,6 +52,7 @@ pub(super) unsafe fn garbage_is_closed(heap: &GcHeap, garbage: &Links) -> bool {
                 // SAFETY: live and not DEAD.
                 unsafe { trace_object(obj, &mut tracer) };
                 hidden |= tracer.hidden_edges();
+                tracer.reset_hidden();
                 // SAFETY: live and tracked.
                 node.set(unsafe { obj.links() }.next.get());
             }
@@ -76,7 +64,7 @@ pub(super) unsafe fn garbage_is_closed(heap: &GcHeap, garbage: &Links) -> bool {
     // Frees a trace deferred may run user code, but only after the sums were taken: a
     // handle that code hands out sees its object dead, like one a `Drop` smuggles out.
     run_deferred_frees(heap);
-    !poisoned && !hidden && strong == edges.0
+    !poisoned && !hidden && strong == tracer.garbage_edges()
 }
 
 /// The final check failed: the garbage set survives this collection as if reachable, in

@@ -49,6 +49,14 @@ pub(super) unsafe fn delete_garbage(
             unsafe { heap.untrack(obj) };
             continue;
         }
+        debug_assert!(
+            hdr.strong() > 0,
+            "delete_garbage: garbage with no reference"
+        );
+        debug_assert!(
+            !hdr.has(flags::DEAD),
+            "delete_garbage: garbage already dead"
+        );
         hdr.inc_strong();
         // SAFETY: live, not DEAD (garbage values are intact until now).
         unsafe { kill(heap, obj) };

@@ -96,7 +96,8 @@ pub(super) unsafe fn handle_resurrected_objects(
     old: &Links,
     old_generation: usize,
 ) -> usize {
-    // SAFETY: guaranteed by the caller.
+    // SAFETY: `unreachable` is a well-formed list of tracked objects and
+    // `still_unreachable` an empty one (caller).
     let Deduced {
         unreachable: mut count,
         poisoned,

@@ -90,7 +90,7 @@ fn update_and_subtract_refs_leave_the_references_from_outside() {
     // SAFETY: generation 0 is a well-formed list of live objects.
     assert_eq!(unsafe { check_list(young, Expect::Listed) }, Ok(3));
     h.set_phase(CollectorPhase::Walking);
-    // SAFETY: as above.
+    // SAFETY: generation 0 is a well-formed list of live tracked objects.
     assert_eq!(unsafe { update_refs(young) }, 3);
     assert_eq!([gc_refs(&n[0]), gc_refs(&n[1]), gc_refs(&n[2])], [3, 2, 1]);
     assert!(n.iter().all(|e| has(e, flags::COLLECTING)));
@@ -109,7 +109,7 @@ fn update_and_subtract_refs_leave_the_references_from_outside() {
             e.0.header().clear(flags::COLLECTING);
         }
     }
-    // SAFETY: as above.
+    // SAFETY: the list was rebuilt from live tracked objects.
     assert_eq!(unsafe { check_list(young, Expect::Listed) }, Ok(3));
     drop(n);
     assert_eq!(crate::control::collect(2), Ok(2), "the cycle is garbage");
@@ -139,11 +139,11 @@ fn deduce_unreachable_separates_garbage_and_restores_the_list() {
     assert!(!found.poisoned && !found.freed_during_walk);
     // SAFETY: both lists are well formed after the deduction.
     assert_eq!(unsafe { check_list(young, Expect::Reachable) }, Ok(3));
-    // SAFETY: as above.
+    // SAFETY: `move_unreachable` leaves `unreachable` well formed.
     let checked = unsafe { check_list(&unreachable, Expect::Unreachable { collecting: true }) };
     assert_eq!(checked, Ok(1));
     let mut on_unreachable = Vec::new();
-    // SAFETY: as above.
+    // SAFETY: `unreachable` is well formed; the closure unlinks nothing.
     unsafe { list::for_each(&unreachable, |o| on_unreachable.push(o)) };
     assert_eq!(on_unreachable, [garbage_id]);
     // The kept objects are tagged with their next generation.
@@ -191,7 +191,7 @@ fn the_final_check_fails_when_a_handle_from_outside_reaches_the_set() {
     let closed = unsafe { garbage_is_closed(h, &garbage) };
     assert!(!closed, "`outside` reaches it");
     drop(outside);
-    // SAFETY: as above.
+    // SAFETY: a well-formed list, all UNREACHABLE.
     assert!(unsafe { garbage_is_closed(h, &garbage) }, "now closed");
     // Hand them back.
     // SAFETY: well-formed lists.
@@ -210,7 +210,7 @@ fn validate_finds_a_broken_flag() {
     assert!(err.contains("object 0"), "{err}");
     // SAFETY: live.
     unsafe { n[1].0.header() }.clear(flags::COLLECTING);
-    // SAFETY: as above.
+    // SAFETY: generation 0 is a well-formed list of live objects.
     let checked = unsafe { check_list(h.generation(0), Expect::Listed) };
     assert_eq!(checked, Ok(2));
 }

@@ -50,15 +50,14 @@ pub(super) unsafe fn deduce_unreachable(
     let examined = unsafe { update_refs(young) };
     // SAFETY: `update_refs` just ran on it.
     let mut poisoned = unsafe { subtract_refs(heap, young) };
-    // SAFETY: as above; `unreachable` is empty (caller).
+    // SAFETY: `update_refs` and `subtract_refs` just ran on `young`; `unreachable` is an
+    // empty, well-formed list (caller).
     let (unreachable_count, panicked) =
         unsafe { move_unreachable(heap, young, unreachable, promote_to) };
     poisoned |= panicked;
     // SAFETY: `move_unreachable` restored `young` and keeps `unreachable` doubly linked.
-    unsafe {
-        validate_list(young, Expect::Reachable);
-    }
-    // SAFETY: as above.
+    unsafe { validate_list(young, Expect::Reachable) };
+    // SAFETY: `move_unreachable` keeps `unreachable` well formed, of live tracked objects.
     unsafe { validate_list(unreachable, Expect::Unreachable { collecting: true }) };
     heap.set_phase(outer);
     let freed_during_walk = run_deferred_frees(heap);
@@ -94,9 +93,9 @@ unsafe fn move_unreachable(
     let keep = |node: *const Links| {
         // SAFETY: `node` is the links of a live tracked object of `young`.
         let obj = unsafe { Obj::from_links(node) };
-        // SAFETY: as above.
+        // SAFETY: a live tracked object (the walk's node).
         unsafe { obj.links() }.prev.set(prev.get());
-        // SAFETY: as above.
+        // SAFETY: a live object (the walk's node).
         unsafe { obj.header() }.survive_into(promote_to);
         prev.set(node);
     };
@@ -110,7 +109,7 @@ unsafe fn move_unreachable(
             }
             // SAFETY: a node of `young` other than the sentinel: a live tracked object.
             let obj = unsafe { Obj::from_links(node) };
-            // SAFETY: as above.
+            // SAFETY: a live tracked object (a node of `young`).
             let links = unsafe { obj.links() };
             if links.gc_refs() > 0 {
                 tracer.set_current(node);

@@ -27,7 +27,7 @@ pub(crate) enum Expect {
 #[inline]
 pub(crate) unsafe fn validate_list(head: &Links, expect: Expect) {
     if cfg!(debug_assertions) {
-        // SAFETY: guaranteed by the caller.
+        // SAFETY: the nodes reachable from `head` are live tracked objects (caller).
         if let Err(e) = unsafe { check_list(head, expect) } {
             panic!("gc: list invariant broken ({expect:?}): {e}");
         }

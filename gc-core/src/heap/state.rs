@@ -200,6 +200,7 @@ impl GcHeap {
     /// uninitialised value; a tracked one joins generation 0 (or `pending` during a walk).
     /// Counting the allocation, and any collection it calls for, is the caller's
     /// (`policy`), before this.
+    #[inline]
     pub(crate) fn alloc_object(&self, layout_ptr: NonNull<TypeLayout>) -> Option<Obj> {
         // SAFETY: layouts live in `static` vtables.
         let layout = unsafe { layout_ptr.as_ref() };
@@ -221,6 +222,7 @@ impl GcHeap {
         Some(obj)
     }
 
+    #[inline]
     fn alloc_block(&self, layout: &TypeLayout) -> Option<(NonNull<u8>, bool)> {
         if layout.size <= crate::alloc::SMALL_REQUEST_THRESHOLD && layout.align <= 16 {
             // SAFETY: the allocator calls no user code, so this borrow is unique.

@@ -1,4 +1,4 @@
-//! Weak references. Each `Weak` handle is a strong handle to a *weak cell*: a small tracked
+//! Weak references (CPython's `Objects/weakrefobject.c`). Each `Weak` handle is a strong handle to a *weak cell*: a small tracked
 //! object holding the target and the optional callback. Being an object of its own, the
 //! cell takes part in collections, which is how the collector knows whether a weak
 //! reference is itself garbage (CPython 3.12: its callback then never runs).

@@ -71,9 +71,9 @@ impl Header {
         // back, and a load forwarded from one wide vector store would stall.
         // SAFETY: `at` points at a valid block (caller): field addresses stay in it.
         let refcount = unsafe { &raw mut (*at).refcount };
-        // SAFETY: as above.
+        // SAFETY: `at` points at a valid block (caller): the field address stays in it.
         let flag_word = unsafe { &raw mut (*at).flags };
-        // SAFETY: as above.
+        // SAFETY: `at` points at a valid block (caller): the field address stays in it.
         let layout_slot = unsafe { &raw mut (*at).layout };
         // SAFETY: valid for writes (caller); each field is written once.
         unsafe { refcount.write_volatile(Cell::new(1)) };

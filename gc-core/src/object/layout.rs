@@ -1,5 +1,6 @@
 //! What the object layer knows about a type: where the value sits in the allocation and
-//! which kinds of user code its death runs. The trace layer puts a [`TypeLayout`] at the
+//! which kinds of user code its death runs (CPython's `tp_basicsize`, `Py_TPFLAGS_HAVE_GC`
+//! and the presence of `tp_finalize`). The trace layer puts a [`TypeLayout`] at the
 //! start of each type's `VTable`, so a header reaches both through one pointer.
 //!
 //! Invariant owned here: `value_offset`, `size` and `align` describe one allocation,

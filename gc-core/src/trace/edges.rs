@@ -51,7 +51,8 @@ pub(crate) unsafe fn visit_reachable(target: Obj, current: *const Links) -> bool
         let (prev, next) = (links.prev.get(), links.next.get());
         // SAFETY: neighbours on the unreachable list are live nodes or its sentinel.
         unsafe { (*prev).next.set(next) };
-        // SAFETY: as above.
+        // SAFETY: the next neighbour on the doubly linked unreachable list is a live node
+        // or its sentinel.
         unsafe { (*next).prev.set(prev) };
         hdr.clear(flags::UNREACHABLE);
         // ...and link it into `young` after `current` (singly: `prev` holds gc_refs 1).
@@ -70,4 +71,15 @@ pub(crate) unsafe fn visit_reachable(target: Obj, current: *const Links) -> bool
         }
         false
     }
+}
+
+/// The final garbage check: whether `target` is a member of the garbage set (members are
+/// `UNREACHABLE`, and no other object is).
+///
+/// # Safety
+/// `target` is a live object.
+#[inline(always)]
+pub(crate) unsafe fn in_garbage(target: Obj) -> bool {
+    // SAFETY: live (caller).
+    unsafe { target.header() }.has(flags::UNREACHABLE)
 }

@@ -1,4 +1,5 @@
-//! `Trace` and `Finalize` for std types. Types that can never hold a `Gc` say so with
+//! `Trace` and `Finalize` for std types (CPython's `tp_traverse` of its built-in
+//! containers). Invariant: each impl reports every handle its value owns, once. Types that can never hold a `Gc` say so with
 //! `MAY_CONTAIN_GC = false`; containers pass their elements' answer through.
 
 use super::{Finalize, Trace, Tracer};

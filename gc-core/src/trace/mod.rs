@@ -5,11 +5,11 @@
 //! Invariant owned here: a `Tracer` passes every edge a `trace` reports to exactly one
 //! visitor, and records whether the value hid edges (a `RefCell` mutably borrowed).
 //!
-//! The collector's two hot per-edge operations, CPython's `visit_decref` (of
-//! `subtract_refs`) and `visit_reachable` (of `move_unreachable`), live in [`edges`], below
-//! the heap, so that every `trace` calls them without an indirect call. Anything else
-//! (introspection, the final garbage check's count, a collector of another flavour) drives
-//! the same `Trace` impls through the [`Visit`] trait.
+//! The collector's per-edge operations, CPython's `visit_decref` (of `subtract_refs`) and
+//! `visit_reachable` (of `move_unreachable`), and the final garbage check's count, live in
+//! [`edges`], below the heap, so that every `trace` calls them without an indirect call.
+//! Anything else (introspection, a collector of another flavour) drives the same `Trace`
+//! impls through the [`Visit`] trait.
 
 pub(crate) mod edges;
 mod impls;
@@ -93,6 +93,8 @@ enum Sink<'v> {
         current: *const Links,
         moved_back: usize,
     },
+    /// The final garbage check: count the edges into the garbage set.
+    CountGarbageEdges { edges: usize },
     /// Any other visitor.
     Visitor(&'v mut dyn Visit),
 }
@@ -108,6 +110,7 @@ impl std::fmt::Debug for Tracer<'_> {
         let sink = match self.sink {
             Sink::SubtractRefs => "subtract_refs",
             Sink::MarkReachable { .. } => "move_unreachable",
+            Sink::CountGarbageEdges { .. } => "the final garbage check",
             Sink::Visitor(_) => "visitor",
         };
         f.debug_struct("Tracer").field("sink", &sink).finish()
@@ -139,6 +142,22 @@ impl<'v> Tracer<'v> {
                 moved_back: 0,
             },
             hidden: false,
+        }
+    }
+
+    /// The final garbage check's tracer; [`Tracer::garbage_edges`] reads the count.
+    pub(crate) fn count_garbage_edges() -> Tracer<'static> {
+        Tracer {
+            sink: Sink::CountGarbageEdges { edges: 0 },
+            hidden: false,
+        }
+    }
+
+    /// The final garbage check: edges reported into the garbage set so far.
+    pub(crate) fn garbage_edges(&self) -> usize {
+        match self.sink {
+            Sink::CountGarbageEdges { edges } => edges,
+            _ => 0,
         }
     }
 
@@ -193,6 +212,10 @@ impl<'v> Tracer<'v> {
                 // SAFETY: `target` is live (caller); `current` is the node the walk traces.
                 let moved = unsafe { edges::visit_reachable(target, *current) };
                 *moved_back += usize::from(moved);
+            }
+            Sink::CountGarbageEdges { edges } => {
+                // SAFETY: `target` is live (caller).
+                *edges += usize::from(unsafe { edges::in_garbage(target) });
             }
             // SAFETY: `target` is live (caller).
             Sink::Visitor(visitor) => unsafe { visitor.visit(target) },

@@ -1,4 +1,5 @@
-//! What the collector knows about a type, built once per type as a promoted constant.
+//! What the collector knows about a type, built once per type as a promoted constant
+//! (CPython's type slots `tp_traverse`, `tp_dealloc` and `tp_finalize`).
 //!
 //! Invariant owned here: every header's layout pointer points at the `layout` field of a
 //! `static` [`VTable`] (headers are only written by the heap's allocation from a vtable),
