@@ -25,7 +25,6 @@
 
 #![deny(clippy::multiple_unsafe_ops_per_block)]
 
-#[allow(clippy::multiple_unsafe_ops_per_block)] // The allocator is split block by block separately.
 pub mod alloc;
 mod collect;
 pub mod control;

@@ -59,8 +59,11 @@ static FALLBACK: Mutex<HeapList> = Mutex::new(HeapList(ptr::null_mut()));
 
 fn abandon(heap: *mut HeapRoot) {
     let mut list = ABANDONED.lock().unwrap_or_else(|e| e.into_inner());
-    // SAFETY: `heap` is a live root no thread owns any more; the link is guarded by the lock.
-    unsafe { *(*heap).next_abandoned.get() = list.0 };
+    // SAFETY: `heap` came from `HeapRoot::create` and roots of a `GlobalHeap` are never
+    // destroyed, so it is live.
+    let root = unsafe { &*heap };
+    // SAFETY: `next_abandoned` is only accessed under the `ABANDONED` lock, which we hold.
+    unsafe { *root.next_abandoned.get() = list.0 };
     list.0 = heap;
 }
 
@@ -68,8 +71,11 @@ fn adopt_abandoned() -> *mut HeapRoot {
     let mut list = ABANDONED.lock().unwrap_or_else(|e| e.into_inner());
     let heap = list.0;
     if !heap.is_null() {
-        // SAFETY: roots on the list are live; the link is guarded by the lock.
-        list.0 = unsafe { *(*heap).next_abandoned.get() };
+        // SAFETY: roots on the abandoned list came from `HeapRoot::create` and roots of a
+        // `GlobalHeap` are never destroyed, so `heap` is live.
+        let root = unsafe { &*heap };
+        // SAFETY: `next_abandoned` is only accessed under the `ABANDONED` lock, which we hold.
+        list.0 = unsafe { *root.next_abandoned.get() };
     }
     heap
 }
@@ -115,17 +121,29 @@ impl GlobalHeap {
         if heap.is_null() || heap == EXITED {
             return MallocStats::default();
         }
-        // SAFETY: the thread's own heap; `stats` allocates nothing, so no re-entrant use of
-        // the core can overlap this borrow.
-        unsafe { (*heap).core_mut().stats() }
+        // SAFETY: a non-null, non-`EXITED` `LOCAL_HEAP` is a live root (roots of a
+        // `GlobalHeap` are never destroyed).
+        let root = unsafe { &*heap };
+        // SAFETY: the thread's own heap, so this is its owning thread; `stats` allocates
+        // nothing, so no re-entrant use of the core can overlap this borrow.
+        let core = unsafe { root.core_mut() };
+        core.stats()
     }
 
+    /// # Safety
+    /// `szidx < NB_SMALL_SIZE_CLASSES`.
     #[cold]
-    fn alloc_small_slow(szidx: usize) -> *mut u8 {
+    unsafe fn alloc_small_slow(szidx: usize) -> *mut u8 {
         let heap = init_thread_heap();
         if !heap.is_null() {
-            // SAFETY: the thread's own heap, just installed; `szidx` is a valid class.
-            return unsafe { (*heap).core_mut().alloc_small(szidx) };
+            // SAFETY: a non-null root from `init_thread_heap` is live (roots of a
+            // `GlobalHeap` are never destroyed).
+            let root = unsafe { &*heap };
+            // SAFETY: the thread's own heap, just installed, so this is its owning thread;
+            // `alloc_small` allocates nothing, so this is the only live borrow of its core.
+            let core = unsafe { root.core_mut() };
+            // SAFETY: `szidx < NB_SMALL_SIZE_CLASSES` (caller).
+            return unsafe { core.alloc_small(szidx) };
         }
         let mut fallback = FALLBACK.lock().unwrap_or_else(|e| e.into_inner());
         if fallback.0.is_null() {
@@ -134,9 +152,15 @@ impl GlobalHeap {
                 return ptr::null_mut();
             }
         }
-        // SAFETY: the fallback heap is only used under its mutex, which we hold; `szidx` is
-        // a valid class. Its blocks are freed through `push_remote` (no thread owns it).
-        unsafe { (*fallback.0).core_mut().alloc_small(szidx) }
+        // SAFETY: the fallback root came from `HeapRoot::create` (non-null, checked) and is
+        // never destroyed.
+        let root = unsafe { &*fallback.0 };
+        // SAFETY: the fallback heap is only used under its mutex, which we hold, so no other
+        // borrow of its core is live. Its blocks are freed through `push_remote` (no thread
+        // owns it).
+        let core = unsafe { root.core_mut() };
+        // SAFETY: `szidx < NB_SMALL_SIZE_CLASSES` (caller).
+        unsafe { core.alloc_small(szidx) }
     }
 }
 
@@ -149,11 +173,18 @@ unsafe impl GlobalAlloc for GlobalHeap {
             let szidx = size_class(layout.size());
             let heap = LOCAL_HEAP.with(Cell::get);
             if !heap.is_null() && heap != EXITED {
-                // SAFETY: the thread's own heap; nothing inside `alloc_small` allocates, so
-                // this is the only live borrow of its core.
-                return unsafe { (*heap).core_mut().alloc_small(szidx) };
+                // SAFETY: a non-null, non-`EXITED` `LOCAL_HEAP` is a live root (roots of a
+                // `GlobalHeap` are never destroyed).
+                let root = unsafe { &*heap };
+                // SAFETY: the thread's own heap, so this is its owning thread; nothing inside
+                // `alloc_small` allocates, so this is the only live borrow of its core.
+                let core = unsafe { root.core_mut() };
+                // SAFETY: `szidx` is the class of a small request, below
+                // `NB_SMALL_SIZE_CLASSES`.
+                return unsafe { core.alloc_small(szidx) };
             }
-            return GlobalHeap::alloc_small_slow(szidx);
+            // SAFETY: `szidx` is the class of a small request, below `NB_SMALL_SIZE_CLASSES`.
+            return unsafe { GlobalHeap::alloc_small_slow(szidx) };
         }
         // SAFETY: forwarded unchanged.
         unsafe { System.alloc(layout) }
@@ -162,12 +193,18 @@ unsafe impl GlobalAlloc for GlobalHeap {
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if is_small(layout) {
-            let owner = radix::owner_of(ptr as usize);
+            let owner = radix::owner_of(ptr as usize).cast::<HeapRoot>();
             let heap = LOCAL_HEAP.with(Cell::get);
             if owner == heap && !owner.is_null() {
-                // SAFETY: our own heap's block, in use (GlobalAlloc contract); no re-entrant
-                // borrow of the core is possible here.
-                unsafe { (*heap).core_mut().free_small(ptr) };
+                // SAFETY: `heap` owns a live arena (radix tree), so it is a live root, not
+                // `EXITED` (roots of a `GlobalHeap` are never destroyed).
+                let root = unsafe { &*heap };
+                // SAFETY: the thread's own heap, so this is its owning thread; nothing inside
+                // `free_small` allocates, so no re-entrant borrow of the core is possible.
+                let core = unsafe { root.core_mut() };
+                // SAFETY: `ptr` is a block in use (GlobalAlloc contract) in an arena of this
+                // heap (radix tree).
+                unsafe { core.free_small(ptr) };
             } else {
                 if owner.is_null() {
                     // A pointer no heap owns: the GlobalAlloc contract was broken.
@@ -200,11 +237,13 @@ unsafe impl GlobalAlloc for GlobalHeap {
         // SAFETY: `new_layout` has non-zero size (GlobalAlloc contract).
         let new = unsafe { self.alloc(new_layout) };
         if !new.is_null() {
-            // SAFETY: both blocks are live and distinct; copy what both hold.
-            unsafe {
-                ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
-                self.dealloc(ptr, layout);
-            }
+            // SAFETY: `ptr` is a live block of `layout.size()` bytes (GlobalAlloc contract)
+            // and `new` a fresh one of `new_size`; being both live they are distinct, and we
+            // copy what both hold.
+            unsafe { ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+            // SAFETY: `ptr` was allocated by this allocator with `layout` (GlobalAlloc
+            // contract) and is not used again.
+            unsafe { self.dealloc(ptr, layout) };
         }
         new
     }

@@ -9,8 +9,8 @@
 //!   list is sorted by `nfreepools` ascending and `nfp2lasta[n]` is its last arena with
 //!   `n` free pools (null if none).
 //! - An arena with every pool free is on the empty cache or the reserve list, or unmapped.
-//! - `radix::owner_of(address)` is this heap's root for every address of every arena on
-//!   `all_arenas`, and null again once an arena is unmapped.
+//! - `radix::owner_of(address)` is this heap's root (cast to `*mut ()`) for every address of
+//!   every arena on `all_arenas`, and null again once an arena is unmapped.
 
 use super::{
     ARENA_SIZE, NB_SMALL_SIZE_CLASSES, POOL_SIZE, POOLS_PER_ARENA, class_size, is_small_request,
@@ -245,12 +245,19 @@ impl HeapRoot {
     /// - `root` came from [`HeapRoot::create`] and is not used again;
     /// - no other thread holds a block of this heap (its frees would touch freed memory).
     pub(crate) unsafe fn destroy(root: *mut HeapRoot) {
-        // SAFETY: the caller hands over sole ownership of `root`.
-        unsafe {
-            (*root).core_mut().release_all();
-            ptr::drop_in_place(root);
-            System.dealloc(root.cast(), Layout::new::<HeapRoot>());
-        }
+        // SAFETY: `root` came from `HeapRoot::create` (caller), so it points at an initialised,
+        // live `HeapRoot`.
+        let root_ref = unsafe { &*root };
+        // SAFETY: the caller hands over sole ownership of `root`, so this thread acts as its
+        // owner and no other reference to its core exists.
+        let core = unsafe { root_ref.core_mut() };
+        core.release_all();
+        // SAFETY: `root` holds the `HeapRoot` that `create` wrote, it is not used again
+        // (caller), and `root_ref` and `core` are dead from here on.
+        unsafe { ptr::drop_in_place(root) };
+        // SAFETY: `create` allocated `root` from `System` with exactly this layout, and the
+        // value in it was dropped just above.
+        unsafe { System.dealloc(root.cast(), Layout::new::<HeapRoot>()) };
     }
 
     /// The owner's state.
@@ -298,22 +305,30 @@ impl HeapCore {
         // SAFETY: the caller guarantees the index is in bounds.
         let pool = unsafe { *self.usedpools.get_unchecked(szidx) };
         if pool.is_null() {
-            return self.alloc_from_new_pool(szidx);
+            // SAFETY: `szidx < NB_SMALL_SIZE_CLASSES` (caller).
+            return unsafe { self.alloc_from_new_pool(szidx) };
         }
-        // SAFETY: a pool on `usedpools` is a live pool header of ours with a non-null
-        // `freeblock` pointing at a free block inside it (module invariant).
-        unsafe {
-            let bp = (*pool).freeblock;
-            (*pool).count += 1;
-            let next = (*bp).next;
-            (*pool).freeblock = next;
-            if next.is_null() {
-                self.pool_extend(pool, szidx);
-            }
-            #[cfg(debug_assertions)]
-            mark_live(bp.cast(), true);
-            bp.cast()
+        // SAFETY: a pool on `usedpools` is a live pool header of ours (module invariant); no
+        // other reference to it is alive in this function.
+        let p = unsafe { &mut *pool };
+        let bp = p.freeblock;
+        p.count += 1;
+        // SAFETY: a pool on `usedpools` has a non-null `freeblock` pointing at a free block
+        // inside it (module invariant), so its link word is readable.
+        let next = unsafe { (*bp).next };
+        p.freeblock = next;
+        if next.is_null() {
+            // SAFETY: `pool` is the head of `usedpools[szidx]`, a live pool of ours whose free
+            // list just ran dry; `p` is not used again.
+            unsafe { self.pool_extend(pool, szidx) };
         }
+        #[cfg(debug_assertions)]
+        {
+            // SAFETY: `bp` was a free block of `pool`, so it lies in a pool of one of our live
+            // arenas.
+            unsafe { mark_live(bp.cast(), true) };
+        }
+        bp.cast()
     }
 
     /// Returns a block of this heap to its pool.
@@ -325,21 +340,33 @@ impl HeapCore {
         #[cfg(debug_assertions)]
         self.debug_check_block(bp);
         let pool = pool_of(bp);
-        // SAFETY: `bp` is a block in use of one of our pools, so `pool` is its live header.
-        unsafe {
-            #[cfg(debug_assertions)]
-            mark_live(bp, false);
-            let block = bp.cast::<Block>();
-            let last = (*pool).freeblock;
-            (*block).next = last;
-            (*pool).freeblock = block;
-            let count = (*pool).count - 1;
-            (*pool).count = count;
-            if last.is_null() {
-                self.pool_was_full(pool);
-            } else if count == 0 && pool != self.hot_pool {
-                self.pool_became_empty(pool);
-            }
+        #[cfg(debug_assertions)]
+        {
+            // SAFETY: `bp` is a block in use of this heap (caller), so it lies in a pool of one
+            // of our live arenas.
+            unsafe { mark_live(bp, false) };
+        }
+        let block = bp.cast::<Block>();
+        // SAFETY: `bp` is a block in use of one of our pools (caller), so `pool` is its live
+        // header; no other reference to it is alive in this function.
+        let p = unsafe { &mut *pool };
+        let last = p.freeblock;
+        // SAFETY: `bp` is a block in use that the caller gives back (caller), so its first
+        // word is ours to overwrite with the free-list link; it lies outside the pool header.
+        unsafe { (*block).next = last };
+        p.freeblock = block;
+        let count = p.count - 1;
+        p.count = count;
+        if last.is_null() {
+            // SAFETY: the pool had no free block, so it was full and on no list (a pool is on
+            // `usedpools` only with a block available: module invariant); it just got one
+            // free block. `p` is not used again.
+            unsafe { self.pool_was_full(pool) };
+        } else if count == 0 && pool != self.hot_pool {
+            // SAFETY: the pool had a free block and a block in use before this free, so it
+            // is on `usedpools` (module invariant); its last block was just freed and it is
+            // not the hot pool (checked). `p` is not used again.
+            unsafe { self.pool_became_empty(pool) };
         }
     }
 
@@ -351,23 +378,29 @@ impl HeapCore {
     /// ran dry.
     #[cold]
     unsafe fn pool_extend(&mut self, pool: *mut Pool, szidx: usize) {
-        // SAFETY: `pool` is a live header of ours (caller); offsets stay inside the pool.
-        unsafe {
-            let p = &mut *pool;
-            if p.nextoffset <= p.maxnextoffset {
-                let bp = pool_base(pool).add(p.nextoffset as usize).cast::<Block>();
-                p.nextoffset += class_size(szidx) as u32;
-                (*bp).next = ptr::null_mut();
-                p.freeblock = bp;
-            } else {
-                let next = p.nextpool;
-                self.usedpools[szidx] = next;
-                if !next.is_null() {
-                    (*next).prevpool = ptr::null_mut();
-                }
-                p.nextpool = ptr::null_mut();
-                p.prevpool = ptr::null_mut();
+        // SAFETY: `pool` is the head of `usedpools[szidx]`, a live pool header of ours
+        // (caller); no other reference to it is alive in this function.
+        let p = unsafe { &mut *pool };
+        if p.nextoffset <= p.maxnextoffset {
+            // SAFETY: `nextoffset <= maxnextoffset == POOL_SIZE - class_size(szidx)`, so the
+            // offset stays inside the pool that starts at `pool_base(pool)`.
+            let bp = unsafe { pool_base(pool).add(p.nextoffset as usize) }.cast::<Block>();
+            p.nextoffset += class_size(szidx) as u32;
+            // SAFETY: `bp` is a whole, never handed out block of this pool (checked above), so
+            // its first word is ours to use as the free-list link.
+            unsafe { (*bp).next = ptr::null_mut() };
+            p.freeblock = bp;
+        } else {
+            let next = p.nextpool;
+            self.usedpools[szidx] = next;
+            if !next.is_null() {
+                // SAFETY: `next` follows `pool` on `usedpools[szidx]`, and a pool on
+                // `usedpools` is a live pool header of ours (module invariant); it is not
+                // `pool`, so it does not overlap `p`.
+                unsafe { (*next).prevpool = ptr::null_mut() };
             }
+            p.nextpool = ptr::null_mut();
+            p.prevpool = ptr::null_mut();
         }
     }
 
@@ -377,17 +410,19 @@ impl HeapCore {
     /// `pool` is a live pool of ours, on no list, that just got one free block.
     #[cold]
     unsafe fn pool_was_full(&mut self, pool: *mut Pool) {
-        // SAFETY: `pool` is a live header of ours (caller).
-        unsafe {
-            let szidx = (*pool).szidx as usize;
-            let head = self.usedpools[szidx];
-            (*pool).nextpool = head;
-            (*pool).prevpool = ptr::null_mut();
-            if !head.is_null() {
-                (*head).prevpool = pool;
-            }
-            self.usedpools[szidx] = pool;
+        // SAFETY: `pool` is a live pool header of ours (caller); no other reference to it is
+        // alive in this function.
+        let p = unsafe { &mut *pool };
+        let szidx = p.szidx as usize;
+        let head = self.usedpools[szidx];
+        p.nextpool = head;
+        p.prevpool = ptr::null_mut();
+        if !head.is_null() {
+            // SAFETY: a pool on `usedpools` is a live pool header of ours (module invariant);
+            // `head` is not `pool`, which is on no list (caller).
+            unsafe { (*head).prevpool = pool };
         }
+        self.usedpools[szidx] = pool;
     }
 
     /// The last block of `pool` was freed: the pool returns to its arena, unless it would
@@ -402,19 +437,19 @@ impl HeapCore {
     unsafe fn pool_became_empty(&mut self, pool: *mut Pool) {
         let arena = arena_of(pool.cast());
         let old = self.hot_pool;
-        // SAFETY: `pool` is a live header of ours, its arena header is live too, and the
-        // hot pool (if any) is a live pool of ours.
-        let (free_after, old_idle_here) = unsafe {
-            (
-                (*arena).nfreepools as usize + 1,
-                !old.is_null() && (*old).count == 0 && arena_of(old.cast()) == arena,
-            )
-        };
+        // SAFETY: `pool` is a live pool of ours (caller), so the header of its arena is a
+        // live arena header of ours.
+        let free_after = unsafe { (*arena).nfreepools } as usize + 1;
+        // SAFETY: the hot pool, when set, is a live pool header of ours (it is only ever set
+        // to a pool of ours, and its arena stays in use while it is set).
+        let old_idle_here =
+            !old.is_null() && unsafe { (*old).count } == 0 && arena_of(old.cast()) == arena;
         // Would the arena be empty but for this pool (and an idle hot pool)?
         let arena_would_empty =
             free_after == POOLS_PER_ARENA || (old_idle_here && free_after + 1 == POOLS_PER_ARENA);
         if !arena_would_empty {
-            // SAFETY: as above.
+            // SAFETY: `pool` is a live, empty pool of ours on `usedpools` and not the hot
+            // pool (caller).
             unsafe { self.return_empty_pool(pool) };
             return;
         }
@@ -428,12 +463,16 @@ impl HeapCore {
             self.hot_pool = pool;
             self.ncached += 1;
         } else {
-            // SAFETY: as above.
+            // SAFETY: `pool` is a live, empty pool of ours on `usedpools` (caller), and not
+            // the hot pool: `hot_pool` is null here.
             unsafe { self.return_empty_pool(pool) };
         }
-        // SAFETY: the old hot pool is a live pool of ours on `usedpools`.
+        // SAFETY: the old hot pool, when set, is a live pool header of ours (it is only ever
+        // set to a pool of ours, and its arena stays in use while it is set).
         if !old.is_null() && unsafe { (*old).count } == 0 {
-            // SAFETY: as above; it is empty and no longer hot.
+            // SAFETY: `old` is a live pool of ours; being empty it is not full, so as the
+            // hot pool it stayed on `usedpools`; it is no longer the hot pool (`hot_pool` is
+            // null or `pool`, and `pool != old` because `pool` was not hot: caller).
             unsafe { self.return_empty_pool(old) };
         }
     }
@@ -443,65 +482,92 @@ impl HeapCore {
     /// # Safety
     /// `pool` is a live, empty pool of ours on `usedpools`, and not the hot pool.
     unsafe fn return_empty_pool(&mut self, pool: *mut Pool) {
-        // SAFETY: `pool` is a live header of ours on `usedpools` (it had a free block and a
-        // block in use until this free); its arena header is live too.
-        unsafe {
-            let szidx = (*pool).szidx as usize;
-            let next = (*pool).nextpool;
-            let prev = (*pool).prevpool;
-            if prev.is_null() {
-                self.usedpools[szidx] = next;
-            } else {
-                (*prev).nextpool = next;
-            }
-            if !next.is_null() {
-                (*next).prevpool = prev;
-            }
-            let arena = arena_of(pool.cast());
-            (*pool).nextpool = (*arena).freepools;
-            (*pool).prevpool = ptr::null_mut();
-            (*arena).freepools = pool;
-            let nf = (*arena).nfreepools as usize;
-            (*arena).nfreepools = (nf + 1) as u32;
+        // SAFETY: `pool` is a live pool header of ours on `usedpools` (caller); no other
+        // reference to it is alive until `p`'s last use below.
+        let p = unsafe { &mut *pool };
+        let szidx = p.szidx as usize;
+        let next = p.nextpool;
+        let prev = p.prevpool;
+        if prev.is_null() {
+            self.usedpools[szidx] = next;
+        } else {
+            // SAFETY: `prev` precedes `pool` on `usedpools[szidx]`, and a pool on `usedpools`
+            // is a live pool header of ours (module invariant); it is not `pool`.
+            unsafe { (*prev).nextpool = next };
+        }
+        if !next.is_null() {
+            // SAFETY: `next` follows `pool` on `usedpools[szidx]`, and a pool on `usedpools`
+            // is a live pool header of ours (module invariant); it is not `pool`.
+            unsafe { (*next).prevpool = prev };
+        }
+        let arena = arena_of(pool.cast());
+        // SAFETY: the arena of a live pool of ours (caller) is a live arena of ours, so its
+        // header is readable; `freepools` lies outside the pool header `p` refers to.
+        let freepools = unsafe { (*arena).freepools };
+        p.nextpool = freepools;
+        p.prevpool = ptr::null_mut();
+        // SAFETY: the arena of a live pool of ours (caller) is a live arena header of ours;
+        // `p`, which points into it, is not used again.
+        let a = unsafe { &mut *arena };
+        a.freepools = pool;
+        let nf = a.nfreepools as usize;
+        a.nfreepools = (nf + 1) as u32;
 
-            if nf + 1 == POOLS_PER_ARENA {
-                self.unlink_usable(arena, nf);
-                self.arena_became_empty(arena);
-            } else if nf == 0 {
-                // It was full, so off the list; one free pool is the fewest possible.
-                let head = self.usable_arenas;
-                (*arena).nextarena = head;
-                (*arena).prevarena = ptr::null_mut();
-                if !head.is_null() {
-                    (*head).prevarena = arena;
-                }
-                self.usable_arenas = arena;
-                if self.nfp2lasta[1].is_null() {
-                    self.nfp2lasta[1] = arena;
-                }
+        if nf + 1 == POOLS_PER_ARENA {
+            // SAFETY: with `nf` free pools, `0 < nf < POOLS_PER_ARENA`, so the arena is a live
+            // arena of ours on the usable list (module invariant); `a` is not used again.
+            unsafe { self.unlink_usable(arena, nf) };
+            // SAFETY: every pool of `arena` is now free (no block in use), and it was just
+            // taken off the usable list, so it is on no list but `all_arenas`.
+            unsafe { self.arena_became_empty(arena) };
+        } else if nf == 0 {
+            // It was full, so off the list; one free pool is the fewest possible.
+            let head = self.usable_arenas;
+            a.nextarena = head;
+            a.prevarena = ptr::null_mut();
+            if !head.is_null() {
+                // SAFETY: arenas on the usable list are live arena headers of ours (module
+                // invariant); `head` is not `arena`, which was full and so off the list.
+                unsafe { (*head).prevarena = arena };
+            }
+            self.usable_arenas = arena;
+            if self.nfp2lasta[1].is_null() {
+                self.nfp2lasta[1] = arena;
+            }
+        } else {
+            // Arenas with `nf` free pools form a run; this one moves to the run's end.
+            let last = self.nfp2lasta[nf];
+            if last == arena {
+                let prev = a.prevarena;
+                // SAFETY: `prev` precedes `arena` on the usable list, and arenas on it are live
+                // arena headers of ours (module invariant).
+                let prev_in_run = !prev.is_null() && unsafe { (*prev).nfreepools } as usize == nf;
+                self.nfp2lasta[nf] = if prev_in_run { prev } else { ptr::null_mut() };
             } else {
-                // Arenas with `nf` free pools form a run; this one moves to the run's end.
-                let last = self.nfp2lasta[nf];
-                if last == arena {
-                    let prev = (*arena).prevarena;
-                    self.nfp2lasta[nf] = if !prev.is_null() && (*prev).nfreepools as usize == nf {
-                        prev
-                    } else {
-                        ptr::null_mut()
-                    };
-                } else {
-                    self.unlink_arena(arena);
-                    let after = (*last).nextarena;
-                    (*arena).prevarena = last;
-                    (*arena).nextarena = after;
-                    (*last).nextarena = arena;
-                    if !after.is_null() {
-                        (*after).prevarena = arena;
-                    }
+                // SAFETY: with `0 < nf < POOLS_PER_ARENA` free pools before this one, `arena`
+                // is a live arena of ours on the usable list (module invariant); `a` is not
+                // used again.
+                unsafe { self.unlink_arena(arena) };
+                // SAFETY: `last = nfp2lasta[nf]` is non-null (`arena` itself had `nf` free
+                // pools) and the last arena with `nf` free pools on the usable list, so a live
+                // arena header of ours (module invariant); it is not `arena`.
+                let after = unsafe { (*last).nextarena };
+                // SAFETY: the arena of a live pool of ours (caller) is a live arena header of
+                // ours; the previous reference to it is dead.
+                let a = unsafe { &mut *arena };
+                a.prevarena = last;
+                a.nextarena = after;
+                // SAFETY: `last` is a live arena header of ours on the usable list (as just
+                // read), and not `arena`, so this does not overlap `a`.
+                unsafe { (*last).nextarena = arena };
+                if !after.is_null() {
+                    // SAFETY: `after` followed `last` on the usable list, so it is a live arena
+                    // header of ours (module invariant); it is not `arena`, which was unlinked.
+                    unsafe { (*after).prevarena = arena };
                 }
-                if self.nfp2lasta[nf + 1].is_null() {
-                    self.nfp2lasta[nf + 1] = arena;
-                }
+            }
+            if self.nfp2lasta[nf + 1].is_null() {
+                self.nfp2lasta[nf + 1] = arena;
             }
         }
     }
@@ -511,18 +577,16 @@ impl HeapCore {
     /// # Safety
     /// `arena` is a live arena of ours on the usable list, with `nf` free pools.
     unsafe fn unlink_usable(&mut self, arena: *mut Arena, nf: usize) {
-        // SAFETY: `arena` is on the usable list (caller), so its neighbours are live.
-        unsafe {
-            if self.nfp2lasta[nf] == arena {
-                let prev = (*arena).prevarena;
-                self.nfp2lasta[nf] = if !prev.is_null() && (*prev).nfreepools as usize == nf {
-                    prev
-                } else {
-                    ptr::null_mut()
-                };
-            }
-            self.unlink_arena(arena);
+        if self.nfp2lasta[nf] == arena {
+            // SAFETY: `arena` is a live arena header of ours (caller).
+            let prev = unsafe { (*arena).prevarena };
+            // SAFETY: `prev` precedes `arena` on the usable list (caller), and arenas on it
+            // are live arena headers of ours (module invariant).
+            let prev_in_run = !prev.is_null() && unsafe { (*prev).nfreepools } as usize == nf;
+            self.nfp2lasta[nf] = if prev_in_run { prev } else { ptr::null_mut() };
         }
+        // SAFETY: `arena` is a live arena of ours on the usable list (caller).
+        unsafe { self.unlink_arena(arena) };
     }
 
     /// Takes `arena` off the usable list (without touching `nfp2lasta`).
@@ -530,29 +594,36 @@ impl HeapCore {
     /// # Safety
     /// `arena` is a live arena of ours on the usable list.
     unsafe fn unlink_arena(&mut self, arena: *mut Arena) {
-        // SAFETY: `arena` is on the usable list (caller), so its neighbours are live.
-        unsafe {
-            let next = (*arena).nextarena;
-            let prev = (*arena).prevarena;
-            if prev.is_null() {
-                self.usable_arenas = next;
-            } else {
-                (*prev).nextarena = next;
-            }
-            if !next.is_null() {
-                (*next).prevarena = prev;
-            }
-            (*arena).nextarena = ptr::null_mut();
-            (*arena).prevarena = ptr::null_mut();
+        // SAFETY: `arena` is a live arena header of ours (caller); no other reference to it
+        // is alive in this function.
+        let a = unsafe { &mut *arena };
+        let next = a.nextarena;
+        let prev = a.prevarena;
+        if prev.is_null() {
+            self.usable_arenas = next;
+        } else {
+            // SAFETY: `prev` precedes `arena` on the usable list (caller), and arenas on it
+            // are live arena headers of ours (module invariant); it is not `arena`.
+            unsafe { (*prev).nextarena = next };
         }
+        if !next.is_null() {
+            // SAFETY: `next` follows `arena` on the usable list (caller), and arenas on it
+            // are live arena headers of ours (module invariant); it is not `arena`.
+            unsafe { (*next).prevarena = prev };
+        }
+        a.nextarena = ptr::null_mut();
+        a.prevarena = ptr::null_mut();
     }
 
     /// Slow path of allocation: no pool of this class has a free block.
+    ///
+    /// # Safety
+    /// `szidx < NB_SMALL_SIZE_CLASSES`.
     #[cold]
     #[inline(never)]
-    fn alloc_from_new_pool(&mut self, szidx: usize) -> *mut u8 {
+    unsafe fn alloc_from_new_pool(&mut self, szidx: usize) -> *mut u8 {
         if self.drain_remote_frees() && !self.usedpools[szidx].is_null() {
-            // SAFETY: `szidx` was checked by our caller.
+            // SAFETY: `szidx < NB_SMALL_SIZE_CLASSES` (caller).
             return unsafe { self.alloc_small(szidx) };
         }
         let pool = self.take_free_pool();
@@ -560,13 +631,19 @@ impl HeapCore {
             return ptr::null_mut();
         }
         let size = class_size(szidx);
-        // SAFETY: `pool` is an unused pool of one of our arenas; we initialise its header and
-        // hand out its first block, the second becoming the free list (every class fits at
-        // least 31 blocks in a pool).
+        // We initialise the header of `pool` and hand out its first block, the second
+        // becoming the free list.
+        let first = pool_base(pool);
+        // SAFETY: `szidx < NB_SMALL_SIZE_CLASSES` (caller), and every class fits at least 32
+        // blocks in a pool, so the second block lies inside the pool.
+        let second = unsafe { first.add(size) }.cast::<Block>();
+        // SAFETY: `pool` is an unused pool of one of our live arenas (`take_free_pool`), so
+        // its second block is mapped memory that no one uses; its first word becomes the
+        // free-list link.
+        unsafe { (*second).next = ptr::null_mut() };
+        // SAFETY: `pool` is the header slot of an unused pool of one of our live arenas
+        // (`take_free_pool`), so it is ours to (re)initialise; no reference to it is alive.
         unsafe {
-            let first = pool_base(pool);
-            let second = first.add(size).cast::<Block>();
-            (*second).next = ptr::null_mut();
             pool.write(Pool {
                 freeblock: second,
                 count: 1,
@@ -575,12 +652,15 @@ impl HeapCore {
                 maxnextoffset: (POOL_SIZE - size) as u32,
                 nextpool: ptr::null_mut(),
                 prevpool: ptr::null_mut(),
-            });
-            self.usedpools[szidx] = pool;
-            #[cfg(debug_assertions)]
-            mark_live(first, true);
-            first
+            })
+        };
+        self.usedpools[szidx] = pool;
+        #[cfg(debug_assertions)]
+        {
+            // SAFETY: `first` is the first block of `pool`, a pool of one of our live arenas.
+            unsafe { mark_live(first, true) };
         }
+        first
     }
 
     /// Takes an empty pool from the fullest usable arena (or a new arena).
@@ -594,31 +674,34 @@ impl HeapCore {
             self.nfp2lasta[POOLS_PER_ARENA] = arena;
         }
         let arena = self.usable_arenas;
-        // SAFETY: the head of the usable list is a live arena of ours with a free pool.
-        unsafe {
-            let a = &mut *arena;
-            let pool = if a.freepools.is_null() {
-                let p = pool_at(arena, a.fresh_from as usize);
-                a.fresh_from += 1;
-                p
-            } else {
-                let p = a.freepools;
-                a.freepools = (*p).nextpool;
-                p
-            };
-            let nf = a.nfreepools as usize;
-            if self.nfp2lasta[nf] == arena {
-                self.nfp2lasta[nf] = ptr::null_mut();
-            }
-            a.nfreepools = (nf - 1) as u32;
-            if nf == 1 {
-                self.unlink_arena(arena);
-            } else {
-                // Every other usable arena has at least `nf` free pools.
-                self.nfp2lasta[nf - 1] = arena;
-            }
-            pool
+        // SAFETY: the head of the usable list is a live arena header of ours with a free pool
+        // (module invariant); no other reference to it is alive in this function.
+        let a = unsafe { &mut *arena };
+        let pool = if a.freepools.is_null() {
+            let p = pool_at(arena, a.fresh_from as usize);
+            a.fresh_from += 1;
+            p
+        } else {
+            let p = a.freepools;
+            // SAFETY: a pool on an arena's `freepools` is an initialised pool header of that
+            // arena (module invariant).
+            a.freepools = unsafe { (*p).nextpool };
+            p
+        };
+        let nf = a.nfreepools as usize;
+        if self.nfp2lasta[nf] == arena {
+            self.nfp2lasta[nf] = ptr::null_mut();
         }
+        a.nfreepools = (nf - 1) as u32;
+        if nf == 1 {
+            // SAFETY: `arena` heads the usable list, so it is a live arena of ours on it;
+            // `a` is not used again.
+            unsafe { self.unlink_arena(arena) };
+        } else {
+            // Every other usable arena has at least `nf` free pools.
+            self.nfp2lasta[nf - 1] = arena;
+        }
+        pool
     }
 
     /// An arena for the usable list: from the empty cache, the reserve, or the OS.
@@ -640,18 +723,22 @@ impl HeapCore {
             if base.is_null() {
                 return ptr::null_mut();
             }
-            if !radix::set_owner(base as usize, self.root) {
-                os::unmap_arena(base);
+            if !radix::set_owner(base as usize, self.root.cast()) {
+                // SAFETY: `base` is the arena mapping `map_arena` just returned; nothing uses
+                // it, and the radix tree does not record it.
+                unsafe { os::unmap_arena(base) };
                 return ptr::null_mut();
             }
             let a = base.cast::<Arena>();
-            // SAFETY: the mapping is fresh, zero-filled and ours; the header fits in it.
-            unsafe {
-                (*a).allprev = ptr::null_mut();
-                (*a).allnext = self.all_arenas;
-                if !self.all_arenas.is_null() {
-                    (*self.all_arenas).allprev = a;
-                }
+            // SAFETY: the mapping is fresh, zero-filled (a valid `Arena`: null pointers, zero
+            // counts, `ArenaState::InUse`) and ours; the header fits in it.
+            let header = unsafe { &mut *a };
+            header.allprev = ptr::null_mut();
+            header.allnext = self.all_arenas;
+            if !self.all_arenas.is_null() {
+                // SAFETY: arenas on `all_arenas` are live arena headers of ours (module
+                // invariant); the head is not the fresh `a`.
+                unsafe { (*self.all_arenas).allprev = a };
             }
             self.all_arenas = a;
             self.arenas_allocated_total += 1;
@@ -673,23 +760,36 @@ impl HeapCore {
     }
 
     /// Every pool of `arena` is free: keep it resident, keep it decommitted, or unmap it.
-    fn arena_became_empty(&mut self, arena: *mut Arena) {
-        // SAFETY: `arena` is a live arena of ours, off every list but `all_arenas`.
-        unsafe {
-            if self.ncached < self.config.retained_empty_arenas {
-                (*arena).state = ArenaState::Cached;
-                (*arena).nextarena = self.cached;
-                self.cached = arena;
-                self.ncached += 1;
-            } else if self.nreserved < self.config.reserved_arenas {
-                os::decommit(arena.cast::<u8>().add(POOL_SIZE), ARENA_SIZE - POOL_SIZE);
-                (*arena).state = ArenaState::Reserved;
-                (*arena).nextarena = self.reserved;
-                self.reserved = arena;
-                self.nreserved += 1;
-            } else {
-                self.unmap(arena);
-            }
+    ///
+    /// # Safety
+    /// `arena` is a live arena of ours holding no block in use, on no list but `all_arenas`.
+    unsafe fn arena_became_empty(&mut self, arena: *mut Arena) {
+        if self.ncached < self.config.retained_empty_arenas {
+            // SAFETY: `arena` is a live arena header of ours (caller).
+            let a = unsafe { &mut *arena };
+            a.state = ArenaState::Cached;
+            a.nextarena = self.cached;
+            self.cached = arena;
+            self.ncached += 1;
+        } else if self.nreserved < self.config.reserved_arenas {
+            // SAFETY: `arena` is the start of one of our `ARENA_SIZE` mappings (caller), so
+            // the pool area `POOL_SIZE` bytes in is inside it.
+            let pools = unsafe { arena.cast::<u8>().add(POOL_SIZE) };
+            // SAFETY: the pool area of an arena of ours is a page-aligned range of our own
+            // mapping, and it holds no live data: no block is in use (caller) and its pool
+            // headers live in the arena header, outside the range.
+            unsafe { os::decommit(pools, ARENA_SIZE - POOL_SIZE) };
+            // SAFETY: `arena` is a live arena header of ours (caller); the header slot was
+            // not decommitted.
+            let a = unsafe { &mut *arena };
+            a.state = ArenaState::Reserved;
+            a.nextarena = self.reserved;
+            self.reserved = arena;
+            self.nreserved += 1;
+        } else {
+            // SAFETY: `arena` is a live arena of ours holding no block in use, on no list but
+            // `all_arenas` (caller).
+            unsafe { self.unmap(arena) };
         }
     }
 
@@ -698,21 +798,26 @@ impl HeapCore {
     /// # Safety
     /// `arena` is a live arena of ours holding no block in use, on no list but `all_arenas`.
     unsafe fn unmap(&mut self, arena: *mut Arena) {
-        // SAFETY: guaranteed by the caller.
-        unsafe {
-            let next = (*arena).allnext;
-            let prev = (*arena).allprev;
-            if prev.is_null() {
-                self.all_arenas = next;
-            } else {
-                (*prev).allnext = next;
-            }
-            if !next.is_null() {
-                (*next).allprev = prev;
-            }
+        // SAFETY: `arena` is a live arena header of ours (caller).
+        let a = unsafe { &*arena };
+        let next = a.allnext;
+        let prev = a.allprev;
+        if prev.is_null() {
+            self.all_arenas = next;
+        } else {
+            // SAFETY: `prev` precedes `arena` on `all_arenas` (caller), and arenas on it are
+            // live arena headers of ours (module invariant); it is not `arena`.
+            unsafe { (*prev).allnext = next };
+        }
+        if !next.is_null() {
+            // SAFETY: `next` follows `arena` on `all_arenas` (caller), and arenas on it are
+            // live arena headers of ours (module invariant); it is not `arena`.
+            unsafe { (*next).allprev = prev };
         }
         radix::clear_owner(arena as usize);
-        os::unmap_arena(arena.cast());
+        // SAFETY: `arena` is one of our arena mappings; it holds no block in use and is now on
+        // no list and out of the radix tree (caller, and just above), so nothing uses it.
+        unsafe { os::unmap_arena(arena.cast()) };
         self.arenas_reclaimed += 1;
         self.arenas_current -= 1;
     }
@@ -723,20 +828,27 @@ impl HeapCore {
         let hot = std::mem::replace(&mut self.hot_pool, ptr::null_mut());
         if !hot.is_null() {
             self.ncached -= 1;
-            // SAFETY: the hot pool is a live pool of ours on `usedpools`.
+            // SAFETY: the hot pool, when set, is a live pool header of ours (it is only ever
+            // set to a pool of ours, and its arena stays in use while it is set).
             if unsafe { (*hot).count } == 0 {
-                // SAFETY: as above, and it is empty and no longer hot.
+                // SAFETY: `hot` is a live pool of ours; being empty it is not full, so as the
+                // hot pool it stayed on `usedpools`; `hot_pool` is null now.
                 unsafe { self.return_empty_pool(hot) };
             }
         }
-        for list in [&mut self.cached as *mut *mut Arena, &mut self.reserved] {
-            // SAFETY: both lists hold live, empty arenas of ours linked by `nextarena`.
-            unsafe {
-                while !(*list).is_null() {
-                    let arena = *list;
-                    *list = (*arena).nextarena;
-                    self.unmap(arena);
-                }
+        // Each list is detached whole, then unmapped arena by arena in list order.
+        let cached = std::mem::replace(&mut self.cached, ptr::null_mut());
+        let reserved = std::mem::replace(&mut self.reserved, ptr::null_mut());
+        for list in [cached, reserved] {
+            let mut arena = list;
+            while !arena.is_null() {
+                // SAFETY: arenas on the cache and reserve lists are live arena headers of
+                // ours, linked by `nextarena` (module invariant).
+                let next = unsafe { (*arena).nextarena };
+                // SAFETY: an arena on the cache or reserve list holds no block in use; with
+                // its list detached it is on no list but `all_arenas` (module invariant).
+                unsafe { self.unmap(arena) };
+                arena = next;
             }
         }
         self.ncached = 0;
@@ -770,12 +882,13 @@ impl HeapCore {
         let mut block = head.swap(ptr::null_mut(), Ordering::Acquire);
         while !block.is_null() {
             // SAFETY: blocks on the remote list are blocks in use of this heap that their
-            // last user gave up; the Acquire swap makes their link words visible.
-            unsafe {
-                let next = (*block).next;
-                self.free_small(block.cast());
-                block = next;
-            }
+            // last user gave up (`push_remote`); the Acquire swap makes their link words
+            // visible.
+            let next = unsafe { (*block).next };
+            // SAFETY: `block` is a block in use of this heap that no one uses any more
+            // (`push_remote`'s contract), and it is freed once: it is off the list now.
+            unsafe { self.free_small(block.cast()) };
+            block = next;
         }
         true
     }
@@ -783,7 +896,7 @@ impl HeapCore {
     /// Whether `p` points into one of this heap's arenas.
     #[inline]
     pub(crate) fn owns(&self, p: *const u8) -> bool {
-        radix::owner_of(p as usize) == self.root
+        radix::owner_of(p as usize) == self.root.cast::<()>()
     }
 
     /// Whether `p` is the start of a block in use of this heap. Reads only this heap's
@@ -798,31 +911,33 @@ impl HeapCore {
         }
         let arena = arena_of(p);
         let pool = pool_of(p);
-        // SAFETY: the radix tree says this arena is mapped and ours, so its header and the
-        // headers of its initialised pools are readable.
-        unsafe {
-            let a = &*arena;
-            if a.state != ArenaState::InUse || pool_index(arena, pool) >= a.fresh_from as usize {
-                return false;
-            }
-            let pl = &*pool;
-            if pl.count == 0 {
-                return false;
-            }
-            let size = class_size(pl.szidx as usize);
-            let offset = p as usize - pool_base(pool) as usize;
-            if !offset.is_multiple_of(size) || offset >= pl.nextoffset as usize {
-                return false;
-            }
-            let mut b = pl.freeblock;
-            while !b.is_null() {
-                if ptr::eq(b.cast::<u8>(), p) {
-                    return false;
-                }
-                b = (*b).next;
-            }
-            true
+        // SAFETY: the radix tree says this arena is mapped and ours, so its header is a live
+        // arena header of ours.
+        let a = unsafe { &*arena };
+        if a.state != ArenaState::InUse || pool_index(arena, pool) >= a.fresh_from as usize {
+            return false;
         }
+        // SAFETY: pools below `fresh_from` of an arena in use of ours have initialised
+        // headers (module invariant), readable beside the shared `a`.
+        let pl = unsafe { &*pool };
+        if pl.count == 0 {
+            return false;
+        }
+        let size = class_size(pl.szidx as usize);
+        let offset = p as usize - pool_base(pool) as usize;
+        if !offset.is_multiple_of(size) || offset >= pl.nextoffset as usize {
+            return false;
+        }
+        let mut b = pl.freeblock;
+        while !b.is_null() {
+            if ptr::eq(b.cast::<u8>(), p) {
+                return false;
+            }
+            // SAFETY: a block on the free list of a pool in use is a carved, free block of
+            // that pool (module invariant), so its link word is ours to read.
+            b = unsafe { (*b).next };
+        }
+        true
     }
 
     /// The block size of the small block at `p`.
@@ -846,21 +961,20 @@ impl HeapCore {
             "gc_core::alloc: free of {bp:p}, which is inside an arena header"
         );
         let pool = pool_of(bp);
-        // SAFETY: `bp` is in one of our arenas, so its arena header (holding `pool`) is
-        // mapped memory of ours; a pool never initialised reads as zeros.
-        let (count, size, arena_state) = unsafe {
-            (
-                (*pool).count,
-                class_size((*pool).szidx as usize),
-                (*arena_of(bp)).state,
-            )
-        };
+        // SAFETY: `bp` is in one of our arenas (checked), so its arena header, which holds
+        // `pool`, is mapped memory of ours; a pool never initialised reads as zeros.
+        let pl = unsafe { &*pool };
+        let (count, size) = (pl.count, class_size(pl.szidx as usize));
+        // SAFETY: `bp` is in one of our arenas (checked), so its arena header is a live arena
+        // header of ours.
+        let arena_state = unsafe { (*arena_of(bp)).state };
         let offset = bp as usize - pool_base(pool) as usize;
         assert!(
             arena_state == ArenaState::InUse && count > 0 && offset.is_multiple_of(size),
             "gc_core::alloc: free of {bp:p}, which is not the start of a block in use"
         );
-        // SAFETY: as above.
+        // SAFETY: `bp` is in one of our arenas (checked), so it lies in a pool (checked) of
+        // one of our live arenas.
         let live = unsafe { is_marked_live(bp) };
         assert!(live, "gc_core::alloc: double free of {bp:p}");
     }
@@ -884,39 +998,38 @@ impl HeapCore {
         };
         let mut arena = self.all_arenas;
         while !arena.is_null() {
-            // SAFETY: arenas on `all_arenas` are live; pools below `fresh_from` of an arena
-            // in use have been initialised.
-            unsafe {
-                let a = &*arena;
-                if a.state == ArenaState::Reserved {
-                    s.bytes_in_reserved_arenas += ARENA_SIZE;
-                    arena = a.allnext;
+            // SAFETY: arenas on `all_arenas` are live arena headers of ours (module invariant).
+            let a = unsafe { &*arena };
+            if a.state == ArenaState::Reserved {
+                s.bytes_in_reserved_arenas += ARENA_SIZE;
+                arena = a.allnext;
+                continue;
+            }
+            s.bytes_lost_to_arena_headers += POOL_SIZE;
+            let used_limit = if a.state == ArenaState::InUse {
+                a.fresh_from as usize
+            } else {
+                0
+            };
+            s.unused_pools += POOLS_PER_ARENA - used_limit;
+            for i in 0..used_limit {
+                // SAFETY: pools below `fresh_from` of an arena in use of ours have initialised
+                // headers (module invariant).
+                let pool = unsafe { &*pool_at(arena, i) };
+                if pool.count == 0 {
+                    s.unused_pools += 1;
                     continue;
                 }
-                s.bytes_lost_to_arena_headers += POOL_SIZE;
-                let used_limit = if a.state == ArenaState::InUse {
-                    a.fresh_from as usize
-                } else {
-                    0
-                };
-                s.unused_pools += POOLS_PER_ARENA - used_limit;
-                for i in 0..used_limit {
-                    let pool = &*pool_at(arena, i);
-                    if pool.count == 0 {
-                        s.unused_pools += 1;
-                        continue;
-                    }
-                    let class = pool.szidx as usize;
-                    let size = class_size(class);
-                    let cap = pool_capacity(class);
-                    let c = &mut s.classes[class];
-                    c.pools += 1;
-                    c.blocks_in_use += pool.count as usize;
-                    c.available_blocks += cap - pool.count as usize;
-                    s.bytes_lost_to_quantization += POOL_SIZE - cap * size;
-                }
-                arena = a.allnext;
+                let class = pool.szidx as usize;
+                let size = class_size(class);
+                let cap = pool_capacity(class);
+                let c = &mut s.classes[class];
+                c.pools += 1;
+                c.blocks_in_use += pool.count as usize;
+                c.available_blocks += cap - pool.count as usize;
+                s.bytes_lost_to_quantization += POOL_SIZE - cap * size;
             }
+            arena = a.allnext;
         }
         for c in &s.classes {
             s.bytes_in_allocated_blocks += c.blocks_in_use * c.block_size;
@@ -948,7 +1061,9 @@ impl HeapCore {
                 return Err(format!("arena {arena:p}: bad allprev link"));
             }
             if a.state == ArenaState::InUse {
-                pools_in_use += self.validate_arena(arena)?;
+                // SAFETY: arenas on `all_arenas` are live arenas of ours (module invariant),
+                // and this one is in use (checked).
+                pools_in_use += unsafe { self.validate_arena(arena) }?;
             }
             prev = arena;
             arena = a.allnext;
@@ -964,8 +1079,11 @@ impl HeapCore {
     }
 
     /// Checks the pools of one arena in use; returns how many are in use.
-    fn validate_arena(&self, arena: *mut Arena) -> Result<usize, String> {
-        // SAFETY: `arena` is a live arena of ours in use (caller).
+    ///
+    /// # Safety
+    /// `arena` is a live arena of ours in use.
+    unsafe fn validate_arena(&self, arena: *mut Arena) -> Result<usize, String> {
+        // SAFETY: `arena` is a live arena header of ours (caller).
         let a = unsafe { &*arena };
         if a.fresh_from as usize > POOLS_PER_ARENA {
             return Err(format!("arena {arena:p}: fresh_from out of range"));
@@ -980,7 +1098,8 @@ impl HeapCore {
             if arena_of(fp.cast()) != arena || pool_index(arena, fp) >= a.fresh_from as usize {
                 return Err(format!("arena {arena:p}: foreign pool {fp:p} on freepools"));
             }
-            // SAFETY: pools on freepools are initialised pools of this arena.
+            // SAFETY: `fp` is a pool header of this arena below `fresh_from` (checked), so an
+            // initialised pool header of a live arena of ours (caller, module invariant).
             let p = unsafe { &*fp };
             if p.count != 0 {
                 return Err(format!("pool {fp:p} on freepools has blocks in use"));
@@ -990,13 +1109,16 @@ impl HeapCore {
         let mut in_use = 0;
         for i in 0..a.fresh_from as usize {
             let pool = pool_at(arena, i);
-            // SAFETY: pools below `fresh_from` have been initialised.
+            // SAFETY: pools below `fresh_from` of an arena in use of ours (caller) have
+            // initialised headers (module invariant).
             let p = unsafe { &*pool };
             if p.count == 0 && pool != self.hot_pool {
                 continue;
             }
             in_use += 1;
-            self.validate_pool(pool)?;
+            // SAFETY: `pool` is below `fresh_from` of a live arena of ours in use (caller), so
+            // an initialised pool of ours (module invariant).
+            unsafe { self.validate_pool(pool) }?;
         }
         let fresh = POOLS_PER_ARENA - a.fresh_from as usize;
         if a.fresh_from as usize - in_use != free_listed {
@@ -1016,8 +1138,11 @@ impl HeapCore {
     }
 
     /// Checks one pool in use: counts, free-list bounds and, in debug builds, liveness bits.
-    fn validate_pool(&self, pool: *mut Pool) -> Result<(), String> {
-        // SAFETY: `pool` is an initialised pool of ours (caller).
+    ///
+    /// # Safety
+    /// `pool` is an initialised pool of one of our live arenas.
+    unsafe fn validate_pool(&self, pool: *mut Pool) -> Result<(), String> {
+        // SAFETY: `pool` is an initialised pool header of ours (caller).
         let p = unsafe { &*pool };
         let class = p.szidx as usize;
         if class >= NB_SMALL_SIZE_CLASSES {
@@ -1049,11 +1174,13 @@ impl HeapCore {
                 return Err(format!("pool {pool:p}: free block {b:p} out of bounds"));
             }
             #[cfg(debug_assertions)]
-            // SAFETY: `b` is a block of one of our pools.
+            // SAFETY: `b` is a carved block of `pool` (checked just above), so it lies in a
+            // pool of one of our live arenas (caller).
             if unsafe { is_marked_live(b.cast()) } {
                 return Err(format!("pool {pool:p}: free block {b:p} marked in use"));
             }
-            // SAFETY: checked above that `b` is a carved block of this pool.
+            // SAFETY: `b` is a carved block of `pool` (checked just above), mapped memory of
+            // ours, so its link word is readable.
             b = unsafe { (*b).next };
         }
         if p.count as usize + free != carved {
@@ -1065,7 +1192,8 @@ impl HeapCore {
         #[cfg(debug_assertions)]
         {
             let arena = arena_of(pool.cast());
-            // SAFETY: the arena header of our pool is live.
+            // SAFETY: `pool` is a pool of one of our live arenas (caller), so its arena header
+            // is live; `pool_index` of one of its pools is below `POOLS_PER_ARENA`.
             let bits = unsafe { &(*arena).live[pool_index(arena, pool)] };
             let marked: u32 = bits.iter().map(|w| w.count_ones()).sum();
             if marked != p.count {
@@ -1097,7 +1225,8 @@ impl HeapCore {
                 return Err(format!("usable arena {arena:p}: bad prev link"));
             }
             let next = a.nextarena;
-            // SAFETY: as above, for the next arena on the list.
+            // SAFETY: `next` follows `arena` on the usable list, and arenas on it are live arena
+            // headers of ours (module invariant).
             let next_nf = (!next.is_null()).then(|| unsafe { (*next).nfreepools } as usize);
             if next_nf.is_some_and(|next_nf| next_nf < nf) {
                 return Err("usable_arenas is not sorted by free pools".into());
@@ -1110,8 +1239,8 @@ impl HeapCore {
             arena = next;
         }
         for (nf, &last) in self.nfp2lasta.iter().enumerate() {
-            // SAFETY: a non-null entry must be a live usable arena; checked on the walk above
-            // for every arena on the list, so here we only read an arena we know.
+            // SAFETY: a non-null `nfp2lasta` entry is an arena on the usable list, so a live
+            // arena header of ours (module invariant).
             if !last.is_null() && unsafe { (*last).nfreepools } as usize != nf {
                 return Err(format!(
                     "nfp2lasta[{nf}] points at an arena with other counts"
@@ -1164,7 +1293,8 @@ impl HeapCore {
                 if !self.owns(pool.cast()) {
                     return Err(format!("usedpools[{class}] holds foreign pool {pool:p}"));
                 }
-                // SAFETY: a pool of ours; counted in use on the arena walk if count > 0.
+                // SAFETY: a pool on `usedpools` is a live pool header of ours (module
+                // invariant; `owns` just confirmed the address lies in an arena of ours).
                 let p = unsafe { &*pool };
                 let empty_ok = pool == self.hot_pool;
                 if p.szidx as usize != class || (p.count == 0 && !empty_ok) || p.freeblock.is_null()
@@ -1189,9 +1319,9 @@ impl HeapCore {
             let a = unsafe { &*arena };
             if a.state == ArenaState::InUse {
                 for i in 0..a.fresh_from as usize {
-                    // SAFETY: pools below `fresh_from` have been initialised.
                     let pool = pool_at(arena, i);
-                    // SAFETY: as above.
+                    // SAFETY: pools below `fresh_from` of an arena in use of ours have
+                    // initialised headers (module invariant).
                     let p = unsafe { &*pool };
                     let full = p.freeblock.is_null() && p.nextoffset > p.maxnextoffset;
                     if (p.count > 0 || pool == self.hot_pool) && !full {
@@ -1296,15 +1426,20 @@ impl Heap {
 
     #[inline(always)]
     fn core(&mut self) -> &mut HeapCore {
-        // SAFETY: `Heap` is not `Send`, owns its root, and `&mut self` makes this the only
-        // reference to the core.
-        unsafe { self.root.as_ref().core_mut() }
+        // SAFETY: `self.root` came from `HeapRoot::create` and stays live until `drop`.
+        let root = unsafe { self.root.as_ref() };
+        // SAFETY: `Heap` is not `Send`, so this is the owning thread; it owns its root, and
+        // `&mut self` makes this the only reference to the core.
+        unsafe { root.core_mut() }
     }
 
     #[inline(always)]
     fn core_ref(&self) -> &HeapCore {
-        // SAFETY: as in `core`; `&self` rules out a concurrent `&mut` from this `Heap`.
-        unsafe { &*self.root.as_ref().core.get() }
+        // SAFETY: `self.root` came from `HeapRoot::create` and stays live until `drop`.
+        let root = unsafe { self.root.as_ref() };
+        // SAFETY: `Heap` is not `Send` and owns its root, so only this `Heap` reaches the
+        // core; `&self` rules out a concurrent `&mut` from `Heap::core`.
+        unsafe { &*root.core.get() }
     }
 
     /// Allocates `size` bytes aligned to 16. Returns null when out of memory.
@@ -1412,11 +1547,13 @@ impl Heap {
         };
         let new = self.alloc(new_size);
         if !new.is_null() {
-            // SAFETY: both blocks are live and distinct; we copy what both can hold.
-            unsafe {
-                ptr::copy_nonoverlapping(ptr, new, old_size.min(new_size));
-                self.free(ptr);
-            }
+            // SAFETY: `ptr` is a live block of this heap (caller) of at least `old_size`
+            // bytes, `new` a fresh one of at least `new_size`; being both live they are
+            // distinct, and we copy what both can hold.
+            unsafe { ptr::copy_nonoverlapping(ptr, new, old_size.min(new_size)) };
+            // SAFETY: `ptr` is a block of this heap not freed since (caller); it is not used
+            // again.
+            unsafe { self.free(ptr) };
         }
         new
     }

@@ -16,7 +16,8 @@ pub(crate) fn map_arena() -> *mut u8 {
     if (p as usize).is_multiple_of(ARENA_SIZE) {
         return p;
     }
-    unmap(p, ARENA_SIZE);
+    // SAFETY: `p` is the whole mapping `map` just made; nothing has seen it.
+    unsafe { unmap(p, ARENA_SIZE) };
     let raw = map(2 * ARENA_SIZE);
     if raw.is_null() {
         return raw;
@@ -26,24 +27,37 @@ pub(crate) fn map_arena() -> *mut u8 {
     let head = aligned - start;
     let tail = ARENA_SIZE - head;
     if head > 0 {
-        unmap(raw, head);
+        // SAFETY: `[raw, aligned)` is the start of the mapping `map` just made, before the
+        // aligned arena; nothing has seen it.
+        unsafe { unmap(raw, head) };
     }
     if tail > 0 {
-        unmap((aligned + ARENA_SIZE) as *mut u8, tail);
+        // SAFETY: `[aligned + ARENA_SIZE, raw + 2 * ARENA_SIZE)` is the end of the mapping
+        // `map` just made, after the aligned arena; nothing has seen it.
+        unsafe { unmap((aligned + ARENA_SIZE) as *mut u8, tail) };
     }
     aligned as *mut u8
 }
 
 /// Returns an arena mapping to the OS.
-pub(crate) fn unmap_arena(base: *mut u8) {
-    unmap(base, ARENA_SIZE);
+///
+/// # Safety
+/// `base` came from [`map_arena`] and nothing uses the arena any more.
+pub(crate) unsafe fn unmap_arena(base: *mut u8) {
+    // SAFETY: `[base, base + ARENA_SIZE)` is a mapping from `map_arena` that nothing uses
+    // any more (caller).
+    unsafe { unmap(base, ARENA_SIZE) };
 }
 
 /// Gives the pages of `[base, base + len)` back to the OS while keeping the mapping; they
 /// read as zero when touched again.
-pub(crate) fn decommit(base: *mut u8, len: usize) {
-    // SAFETY: callers pass a page-aligned range inside one of our own arena mappings that
-    // holds no live data; MADV_DONTNEED on such a range only drops its pages.
+///
+/// # Safety
+/// `[base, base + len)` is a page-aligned range inside one of our own arena mappings that
+/// holds no live data.
+pub(crate) unsafe fn decommit(base: *mut u8, len: usize) {
+    // SAFETY: a page-aligned range inside one of our own arena mappings that holds no live
+    // data (caller); MADV_DONTNEED on such a range only drops its pages.
     let rc = unsafe { libc::madvise(base.cast(), len, libc::MADV_DONTNEED) };
     debug_assert_eq!(rc, 0, "madvise(MADV_DONTNEED) failed");
 }
@@ -67,9 +81,10 @@ fn map(len: usize) -> *mut u8 {
     }
 }
 
-fn unmap(p: *mut u8, len: usize) {
-    // SAFETY: callers pass a range that lies inside a mapping made by `map` and that no
-    // live object uses any more.
+/// # Safety
+/// `[p, p + len)` lies inside a mapping made by `map` and nothing uses it any more.
+unsafe fn unmap(p: *mut u8, len: usize) {
+    // SAFETY: a range inside a mapping made by `map` that nothing uses any more (caller).
     let rc = unsafe { libc::munmap(p.cast(), len) };
     debug_assert_eq!(rc, 0, "munmap failed");
 }

@@ -4,9 +4,12 @@
 //! Asking about any address never reads memory the allocator does not own: the lookup
 //! touches only this table. An entry is set while the arena is mapped and cleared before
 //! it is unmapped.
+//!
+//! An owner is opaque here (`*mut ()`): this module stores and compares it but never
+//! dereferences it, so it depends on no heap type. The heap stores its root, cast to
+//! `*mut ()`, and casts it back.
 
 use super::ARENA_SIZE;
-use super::heap::HeapRoot;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -20,7 +23,7 @@ const ROOT_BITS: u32 = INDEX_BITS - LEAF_BITS;
 const LEAF_LEN: usize = 1 << LEAF_BITS;
 const ROOT_LEN: usize = 1 << ROOT_BITS;
 
-type Leaf = [AtomicPtr<HeapRoot>; LEAF_LEN];
+type Leaf = [AtomicPtr<()>; LEAF_LEN];
 
 static ROOT: [AtomicPtr<Leaf>; ROOT_LEN] = [const { AtomicPtr::new(ptr::null_mut()) }; ROOT_LEN];
 
@@ -32,9 +35,9 @@ fn split(addr: usize) -> Option<(usize, usize)> {
     Some((index >> LEAF_BITS, index & (LEAF_LEN - 1)))
 }
 
-/// The heap that owns the arena containing `addr`, or null if no live arena does.
+/// The owner recorded for the arena containing `addr`, or null if no live arena does.
 #[inline]
-pub(crate) fn owner_of(addr: usize) -> *mut HeapRoot {
+pub(crate) fn owner_of(addr: usize) -> *mut () {
     let Some((root, leaf)) = split(addr) else {
         return ptr::null_mut();
     };
@@ -47,8 +50,9 @@ pub(crate) fn owner_of(addr: usize) -> *mut HeapRoot {
     unsafe { (*leaf_ptr)[leaf].load(Ordering::Acquire) }
 }
 
-/// Records `owner` for the arena at `base`. Returns false if the table could not grow.
-pub(crate) fn set_owner(base: usize, owner: *mut HeapRoot) -> bool {
+/// Records `owner` (opaque, never dereferenced here) for the arena at `base`. Returns
+/// false if the table could not grow.
+pub(crate) fn set_owner(base: usize, owner: *mut ()) -> bool {
     let Some((root, leaf)) = split(base) else {
         return false;
     };

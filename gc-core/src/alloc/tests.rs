@@ -1,6 +1,10 @@
 //! Unit tests of the allocator: size classes, carving, free lists, arena release, the
 //! thread-safe form, and a property test of random operation sequences.
 
+// Test scenarios keep several unsafe steps in one block; every block still has its SAFETY
+// comment.
+#![allow(clippy::multiple_unsafe_ops_per_block)]
+
 use super::heap::pool_capacity;
 use super::*;
 use proptest::prelude::*;
@@ -405,10 +409,11 @@ fn global_heap_many_threads_exchange_blocks() {
                 for i in 0..per_thread {
                     let size = 1 + (i * 7 + t * 13) % 512;
                     let fill = (i ^ t) as u8;
-                    // SAFETY: a fresh block written within its size.
+                    // SAFETY: `layout(size)` has non-zero size (`size >= 1`).
                     let p = unsafe { a.alloc(layout(size)) };
                     assert!(!p.is_null());
-                    // SAFETY: as above.
+                    // SAFETY: `p` is a fresh, non-null block of `size` bytes, written within
+                    // its size.
                     unsafe { p.write_bytes(fill, size) };
                     batch.push((SendPtr(p), size, fill));
                     if batch.len() == 500 {
