@@ -1,37 +1,47 @@
-//! `Gc::new` + drop in a loop (untracked `u64` and a tracked node), beside `Rc`:
-//! a target for `perf record`. Usage: profile_new_drop [ITERATIONS]
-use gc_bench::graphs::{GcNode, RcNode};
+//! `Gc::new` + drop and `Gc` clone + drop in a loop, beside the same with `Rc`: a target
+//! for `valgrind --tool=callgrind` (exact instruction counts) and `perf record`.
+//! Usage: profile_new_drop [gc-node|gc-u64|gc-clone|rc-node|rc-u64|rc-clone] [N]
+use gc_api::{Finalize, Gc, Trace};
 use std::cell::RefCell;
 use std::hint::black_box;
-use std::time::Instant;
+use std::rc::Rc;
 
-fn time(name: &str, n: u64, mut f: impl FnMut(u64)) {
-    let t = Instant::now();
-    for i in 0..n {
-        f(i);
-    }
-    eprintln!("{name}: {:.2} ns", t.elapsed().as_nanos() as f64 / n as f64);
+#[derive(Trace, Finalize)]
+struct Node {
+    next: RefCell<Option<Gc<Node>>>,
+}
+
+struct RcNode {
+    _next: RefCell<Option<Rc<RcNode>>>,
 }
 
 fn main() {
-    let n: u64 = std::env::args()
-        .nth(1)
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "gc-node".into());
+    let n: usize = std::env::args()
+        .nth(2)
         .and_then(|s| s.parse().ok())
-        .unwrap_or(50_000_000);
-    time("Gc::new+drop u64", n, |i| {
-        drop(black_box(gc_api::Gc::new(black_box(i))))
-    });
-    time("Rc::new+drop u64", n, |i| {
-        drop(black_box(std::rc::Rc::new(black_box(i))))
-    });
-    time("Gc::new+drop node", n, |_| {
-        drop(black_box(gc_api::Gc::new(GcNode {
-            next: RefCell::new(None),
-        })))
-    });
-    time("Rc::new+drop node", n, |_| {
-        drop(black_box(std::rc::Rc::new(RcNode {
-            next: RefCell::new(None),
-        })))
-    });
+        .unwrap_or(1_000_000);
+    match mode.as_str() {
+        "gc-node" => (0..n).for_each(|_| {
+            drop(black_box(Gc::new(Node {
+                next: RefCell::new(None),
+            })))
+        }),
+        "gc-u64" => (0..n).for_each(|i| drop(black_box(Gc::new(i as u64)))),
+        "gc-clone" => {
+            let g = Gc::new(1u64);
+            (0..n).for_each(|_| drop(black_box(g.clone())));
+        }
+        "rc-node" => (0..n).for_each(|_| {
+            drop(black_box(Rc::new(RcNode {
+                _next: RefCell::new(None),
+            })))
+        }),
+        "rc-u64" => (0..n).for_each(|i| drop(black_box(Rc::new(i as u64)))),
+        "rc-clone" => {
+            let r = Rc::new(1u64);
+            (0..n).for_each(|_| drop(black_box(r.clone())));
+        }
+        other => panic!("unknown mode {other}"),
+    }
 }
