@@ -93,6 +93,43 @@ pub use interner::Interner;
 /// ```
 pub use gc_core::Trace;
 
+/// Implements `Trace` for `Box<dyn Trait>` (every `Box` already has `Finalize`), for
+/// traits that have `Trace` as a supertrait: the box reports what its value reports, and counts as possibly holding a
+/// `Gc`. (Rust's orphan rule lets a crate write this impl for its own traits only, hence a
+/// macro rather than an impl here.)
+///
+/// ```
+/// use gc_api::{Finalize, Gc, Trace, trace_box_dyn};
+///
+/// trait Op: Trace {
+///     fn apply(&self, x: i64) -> i64;
+/// }
+/// trace_box_dyn!(Op);
+///
+/// #[derive(Trace, Finalize)]
+/// struct Add(i64);
+/// impl Op for Add {
+///     fn apply(&self, x: i64) -> i64 { x + self.0 }
+/// }
+///
+/// #[derive(Trace, Finalize)]
+/// struct Pipeline { ops: Vec<Box<dyn Op>> }
+///
+/// let p = Gc::new(Pipeline { ops: vec![Box::new(Add(1)), Box::new(Add(2))] });
+/// assert_eq!(p.ops.iter().fold(0, |x, op| op.apply(x)), 3);
+/// ```
+#[macro_export]
+macro_rules! trace_box_dyn {
+    ($($trait_:path),+ $(,)?) => {$(
+        // SAFETY: the boxed value is owned and reports its own edges, once.
+        unsafe impl $crate::Trace for ::std::boxed::Box<dyn $trait_> {
+            fn trace(&self, tracer: &mut $crate::Tracer) {
+                $crate::Trace::trace(&**self, tracer)
+            }
+        }
+    )+};
+}
+
 /// The README's Rust examples, compiled and run as doctests so that it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -145,10 +145,8 @@ pub unsafe fn referents(obj: Obj) -> Vec<Obj> {
         found: Vec::new(),
     };
     let trace = VTable::of(hdr).trace;
-    // SAFETY: live and not DEAD, so the value is initialised.
-    let value = unsafe { obj.value_ptr() };
-    // SAFETY: a live value of the vtable's type.
-    unsafe { trace(value, &mut Tracer::new(&mut visitor)) };
+    // SAFETY: live and not DEAD, so its value is initialised, of the vtable's type.
+    unsafe { trace(obj, &mut Tracer::new(&mut visitor)) };
     visitor.found
 }
 
@@ -222,11 +220,7 @@ pub fn malloc_stats() -> crate::alloc::MallocStats {
 /// values) gives `None`; the answer never reads memory the heap does not own.
 pub fn object_at(addr: usize) -> Option<Obj> {
     let h = heap();
-    if !h.is_object_address(addr) {
-        return None;
-    }
-    let header = std::ptr::NonNull::new(std::ptr::with_exposed_provenance_mut(addr))?;
-    // SAFETY: the allocator says `addr` starts a block in use, and every block in use of
-    // the object heap holds an object.
-    unsafe { hand_out(h, Obj::from_header(header)) }
+    let obj = h.object_at_address(addr)?;
+    // SAFETY: the heap found a live object there.
+    unsafe { hand_out(h, obj) }
 }

@@ -159,10 +159,10 @@ unsafe fn free_object(heap: &GcHeap, obj: Obj, object_flags: u32) {
             hdr.set(flags::FINALIZED);
             hdr.clear(flags::FREEING);
             hdr.inc_strong();
-            // SAFETY: live, and not DEAD, so the value is initialised.
-            let value = unsafe { obj.value_ptr() };
-            // SAFETY: the value is a live, initialised value of the vtable's type.
-            call_user(heap, || unsafe { finalize(value) });
+            let interrupted = heap.begin_finalizer(obj);
+            // SAFETY: live, and not DEAD: its value is initialised, of the vtable's type.
+            call_user(heap, || unsafe { finalize(obj) });
+            heap.end_finalizer(interrupted);
             if !hdr.dec_strong() {
                 // Resurrected: a handle made in the finalizer keeps it.
                 return;
@@ -229,11 +229,10 @@ unsafe fn kill_with(heap: &GcHeap, obj: Obj, guard: bool) {
     if !layout.needs_drop {
         return;
     }
-    // SAFETY: live; the value is initialised until now.
-    let value = unsafe { obj.value_ptr() };
     let drop_value = VTable::of(hdr).drop_value;
-    // SAFETY: DEAD is set first, so nothing reads or drops the value again.
-    let dropping = || unsafe { drop_value(value) };
+    // SAFETY: live, its value initialised until now; DEAD is set first, so nothing reads or
+    // drops the value again.
+    let dropping = || unsafe { drop_value(obj) };
     if guard {
         let depth = heap.frees.depth();
         if let Err(payload) = catch_unwind(AssertUnwindSafe(dropping)) {
@@ -352,5 +351,20 @@ pub(crate) unsafe fn clear_weakrefs(heap: &GcHeap, target: Obj) {
     for cell in to_call {
         // SAFETY: handed out by `detach_weakrefs` with a reference.
         unsafe { run_weak_callback(heap, cell) };
+    }
+}
+
+/// A tracked object lent out by `Gc::get_mut` rejoins generation 0, if it still is lent
+/// (its handle was used again, or a trace reported it: the loan is over).
+///
+/// # Safety
+/// `obj` is a live object of `heap`, and no `&mut` to its value is in use.
+pub(crate) unsafe fn retrack(heap: &GcHeap, obj: Obj) {
+    // SAFETY: live (caller).
+    let hdr = unsafe { obj.header() };
+    if hdr.has(flags::RETRACK) {
+        hdr.clear(flags::RETRACK);
+        // SAFETY: a tracked type off every list (lent), its value initialised.
+        unsafe { heap.track_young(obj) };
     }
 }

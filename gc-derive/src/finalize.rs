@@ -4,14 +4,17 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::DeriveInput;
 
-/// Generates `impl ::gc_api::Finalize for X { const HAS_FINALIZER: bool = false; }`.
+/// Generates `impl ::gc_api::Finalize for X { fn has_finalizer() -> bool { false } }`.
 pub(crate) fn expand(input: DeriveInput) -> TokenStream {
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     quote! {
         #[automatically_derived]
         impl #impl_generics ::gc_api::Finalize for #name #ty_generics #where_clause {
-            const HAS_FINALIZER: bool = false;
+            #[inline(always)]
+            fn has_finalizer() -> bool {
+                false
+            }
         }
     }
 }
@@ -27,7 +30,10 @@ mod tests {
         let expected = quote! {
             #[automatically_derived]
             impl ::gc_api::Finalize for Foo {
-                const HAS_FINALIZER: bool = false;
+                #[inline(always)]
+                fn has_finalizer() -> bool {
+                    false
+                }
             }
         };
         assert_eq!(expand(input).to_string(), expected.to_string());
@@ -44,7 +50,10 @@ mod tests {
             where
                 T: Default
             {
-                const HAS_FINALIZER: bool = false;
+                #[inline(always)]
+                fn has_finalizer() -> bool {
+                    false
+                }
             }
         };
         let got = expand(input);

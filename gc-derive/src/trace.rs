@@ -110,7 +110,7 @@ fn traced_fields<'a>(fields: &'a Fields, errors: &mut Errors) -> Vec<Traced<'a>>
         .collect()
 }
 
-/// `|| <Ty as ::gc_api::Trace>::MAY_CONTAIN_GC` for one traced field.
+/// `|| <Ty as ::gc_api::Trace>::may_contain_gc()` for one traced field.
 ///
 /// A field whose type names the type being derived (`Vec<Value>` inside `Value`) gives
 /// `|| true` instead: asking the compiler would make the constant depend on itself, and a
@@ -120,7 +120,7 @@ fn may_contain_term(traced: &Traced<'_>, self_name: &syn::Ident) -> TokenStream 
     if mentions(ty.to_token_stream(), self_name) {
         return quote_spanned! {ty.span()=> || true };
     }
-    quote_spanned! {ty.span()=> || <#ty as ::gc_api::Trace>::MAY_CONTAIN_GC }
+    quote_spanned! {ty.span()=> || <#ty as ::gc_api::Trace>::may_contain_gc() }
 }
 
 /// Whether `tokens` contain `name` or `Self` as an identifier, at any depth.
@@ -244,11 +244,89 @@ fn expand_enum(
     (body, terms)
 }
 
-/// Adds `T: ::gc_api::Trace` for every type parameter `T`.
-fn add_trace_bounds(generics: &mut Generics) {
+/// The types of every traced field (over all variants).
+fn traced_types(data: &Data) -> Vec<syn::Type> {
+    let mut ignored = Errors::default();
+    let fields: Vec<&Fields> = match data {
+        Data::Struct(s) => vec![&s.fields],
+        Data::Enum(e) => e.variants.iter().map(|v| &v.fields).collect(),
+        Data::Union(_) => Vec::new(),
+    };
+    fields
+        .into_iter()
+        .flat_map(|f| traced_fields(f, &mut ignored))
+        .map(|t| t.field.ty.clone())
+        .collect()
+}
+
+/// Whether `tokens` mention `name` as an identifier outside the arguments of a
+/// `PhantomData<...>` (which is `Trace` whatever its parameter).
+fn mentions_outside_phantom(tokens: TokenStream, name: &syn::Ident) -> bool {
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(tt) = tokens.next() {
+        match tt {
+            proc_macro2::TokenTree::Ident(ident) if ident == "PhantomData" => {
+                if matches!(tokens.peek(), Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '<')
+                {
+                    tokens.next();
+                    // Skip to the matching `>` (a `->` inside is not a closing bracket).
+                    let mut depth = 1;
+                    let mut joint_minus = false;
+                    for inner in tokens.by_ref() {
+                        if let proc_macro2::TokenTree::Punct(p) = &inner {
+                            match p.as_char() {
+                                '<' => depth += 1,
+                                '>' if !joint_minus => depth -= 1,
+                                _ => {}
+                            }
+                            joint_minus =
+                                p.as_char() == '-' && p.spacing() == proc_macro2::Spacing::Joint;
+                        } else {
+                            joint_minus = false;
+                        }
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                }
+            }
+            proc_macro2::TokenTree::Ident(ident) => {
+                if ident == *name {
+                    return true;
+                }
+            }
+            proc_macro2::TokenTree::Group(group) => {
+                if mentions_outside_phantom(group.stream(), name) {
+                    return true;
+                }
+            }
+            proc_macro2::TokenTree::Punct(_) | proc_macro2::TokenTree::Literal(_) => {}
+        }
+    }
+    false
+}
+
+/// The bounds the impl gets: those of `#[gc(bound = "...")]` if given (replacing the
+/// inferred ones), or `T: ::gc_api::Trace` for each type parameter `T` that appears in a
+/// traced field outside `PhantomData` (a parameter used only in skipped fields or in
+/// `PhantomData` needs no bound).
+fn add_trace_bounds(
+    generics: &mut Generics,
+    traced: &[syn::Type],
+    explicit: Option<Vec<syn::WherePredicate>>,
+) {
+    if let Some(predicates) = explicit {
+        generics.make_where_clause().predicates.extend(predicates);
+        return;
+    }
     let params: Vec<_> = generics
         .type_params()
         .map(|param| param.ident.clone())
+        .filter(|ident| {
+            traced
+                .iter()
+                .any(|ty| mentions_outside_phantom(ty.to_token_stream(), ident))
+        })
         .collect();
     let where_clause = generics.make_where_clause();
     for ident in params {
@@ -258,10 +336,40 @@ fn add_trace_bounds(generics: &mut Generics) {
     }
 }
 
+/// The predicates of `#[gc(bound = "...")]` on the type, if present; any other `#[gc(...)]`
+/// argument there is an error.
+fn explicit_bounds(attrs: &[Attribute], errors: &mut Errors) -> Option<Vec<syn::WherePredicate>> {
+    let mut bounds = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident(ATTR)) {
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("bound") {
+                let text: syn::LitStr = meta.value()?.parse()?;
+                let clause: syn::WhereClause = syn::parse_str(&format!("where {}", text.value()))
+                    .map_err(|e| {
+                    syn::Error::new(text.span(), format!("bad `#[gc(bound = ...)]`: {e}"))
+                })?;
+                if bounds.is_some() {
+                    return Err(meta.error("duplicate `bound` in `#[gc(...)]`"));
+                }
+                bounds = Some(clause.predicates.into_iter().collect());
+                Ok(())
+            } else {
+                let name = meta.path.to_token_stream().to_string().replace(' ', "");
+                Err(meta.error(format!(
+                    "unknown `#[gc(...)]` argument `{name}` on the type; the only supported \
+                     argument there is `bound = \"...\"` (`skip` goes on fields)"
+                )))
+            }
+        });
+        errors.check(result);
+    }
+    bounds
+}
+
 /// Generates the `impl ::gc_api::Trace` for `input`.
 pub(crate) fn expand(mut input: DeriveInput) -> syn::Result<TokenStream> {
     let mut errors = Errors::default();
-    reject_gc_attrs(&input.attrs, "the type itself", &mut errors);
+    let explicit = explicit_bounds(&input.attrs, &mut errors);
     reject_packed(&input.attrs, &mut errors);
 
     let tracer = quote!(tracer);
@@ -279,7 +387,8 @@ pub(crate) fn expand(mut input: DeriveInput) -> syn::Result<TokenStream> {
     };
     errors.finish()?;
 
-    add_trace_bounds(&mut input.generics);
+    let traced = traced_types(&input.data);
+    add_trace_bounds(&mut input.generics, &traced, explicit);
     let name = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {
@@ -288,11 +397,14 @@ pub(crate) fn expand(mut input: DeriveInput) -> syn::Result<TokenStream> {
         // which only leaks.
         #[automatically_derived]
         unsafe impl #impl_generics ::gc_api::Trace for #name #ty_generics #where_clause {
-            const MAY_CONTAIN_GC: bool = false #(#terms)*;
-
             #[inline]
             fn trace(&self, #tracer: &mut ::gc_api::Tracer) {
                 #body
+            }
+
+            #[inline(always)]
+            fn may_contain_gc() -> bool {
+                false #(#terms)*
             }
         }
     })
@@ -335,11 +447,14 @@ mod tests {
         let expected = quote! {
             #[automatically_derived]
             unsafe impl<T> ::gc_api::Trace for Pair<T> where T: ::gc_api::Trace {
-                const MAY_CONTAIN_GC: bool = false || <Gc<T> as ::gc_api::Trace>::MAY_CONTAIN_GC;
-
                 #[inline]
                 fn trace(&self, tracer: &mut ::gc_api::Tracer) {
                     <Gc<T> as ::gc_api::Trace>::trace(&self.a, tracer);
+                }
+
+                #[inline(always)]
+                fn may_contain_gc() -> bool {
+                    false || <Gc<T> as ::gc_api::Trace>::may_contain_gc()
                 }
             }
         };
@@ -368,7 +483,7 @@ mod tests {
         ] {
             let out = expand_ok(input).to_string();
             assert!(
-                out.contains("const MAY_CONTAIN_GC : bool = false ;"),
+                out.contains("fn may_contain_gc () -> bool { false }"),
                 "{out}"
             );
             assert!(out.contains("let _ = tracer ;"), "{out}");
@@ -387,11 +502,6 @@ mod tests {
         let expected = quote! {
             #[automatically_derived]
             unsafe impl<T> ::gc_api::Trace for Tree<T> where T: ::gc_api::Trace {
-                const MAY_CONTAIN_GC: bool = false
-                    || <T as ::gc_api::Trace>::MAY_CONTAIN_GC
-                    || true
-                    || true;
-
                 #[inline]
                 fn trace(&self, tracer: &mut ::gc_api::Tracer) {
                     match self {
@@ -405,6 +515,11 @@ mod tests {
                         Self::Empty => {}
                     }
                 }
+
+                #[inline(always)]
+                fn may_contain_gc() -> bool {
+                    false || <T as ::gc_api::Trace>::may_contain_gc() || true || true
+                }
             }
         };
         assert_eq!(normalize(expand_ok(input)), normalize(expected));
@@ -417,7 +532,9 @@ mod tests {
         };
         let out = expand_ok(input).to_string();
         assert!(
-            out.contains("const MAY_CONTAIN_GC : bool = false || < i64 as :: gc_api :: Trace > :: MAY_CONTAIN_GC || true || true ;"),
+            out.contains(
+                "false || < i64 as :: gc_api :: Trace > :: may_contain_gc () || true || true"
+            ),
             "{out}"
         );
     }
@@ -446,7 +563,10 @@ mod tests {
         let input: DeriveInput = parse_quote! { enum Void {} };
         let out = expand_ok(input).to_string();
         assert!(out.contains("match * self { }"), "{out}");
-        assert!(out.contains("MAY_CONTAIN_GC : bool = false ;"), "{out}");
+        assert!(
+            out.contains("fn may_contain_gc () -> bool { false }"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -454,7 +574,10 @@ mod tests {
         let input: DeriveInput = parse_quote! { enum C { A, B(#[gc(skip)] u8) } };
         let out = expand_ok(input).to_string();
         assert!(out.contains("let _ = tracer ;"), "{out}");
-        assert!(out.contains("MAY_CONTAIN_GC : bool = false ;"), "{out}");
+        assert!(
+            out.contains("fn may_contain_gc () -> bool { false }"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -516,9 +639,51 @@ mod tests {
             #[gc(skip)]
             enum E { #[gc(skip)] A(#[gc(foo)] u8), B { #[gc(bar)] b: u8 } }
         });
-        for needle in ["the type itself", "enum variants", "`foo`", "`bar`"] {
+        for needle in ["on the type", "enum variants", "`foo`", "`bar`"] {
             assert!(msg.contains(needle), "missing {needle}: {msg}");
         }
+    }
+
+    #[test]
+    fn only_parameters_in_traced_fields_get_a_bound() {
+        let input: DeriveInput = parse_quote! {
+            struct W<T, U, V, X> {
+                traced: Vec<Gc<T>>,
+                #[gc(skip)]
+                skipped: U,
+                marker: PhantomData<fn(V) -> V>,
+                both: (PhantomData<X>, X),
+            }
+        };
+        let item: syn::ItemImpl = syn::parse2(expand_ok(input)).unwrap();
+        let where_clause = item
+            .generics
+            .where_clause
+            .unwrap()
+            .to_token_stream()
+            .to_string();
+        assert_eq!(
+            where_clause,
+            "where T : :: gc_api :: Trace , X : :: gc_api :: Trace",
+        );
+    }
+
+    #[test]
+    fn an_explicit_bound_replaces_the_inferred_ones() {
+        let input: DeriveInput = parse_quote! {
+            #[gc(bound = "T: ::gc_api::Trace + Clone")]
+            struct W<T, U> { a: Gc<T>, b: U }
+        };
+        let item: syn::ItemImpl = syn::parse2(expand_ok(input)).unwrap();
+        let where_clause = item
+            .generics
+            .where_clause
+            .unwrap()
+            .to_token_stream()
+            .to_string();
+        assert_eq!(where_clause, "where T : :: gc_api :: Trace + Clone");
+        let msg = expand_err(parse_quote! { #[gc(bound = "T:: ::")] struct S<T>(T); });
+        assert!(msg.contains("bad `#[gc(bound = ...)]`"), "{msg}");
     }
 
     #[test]

@@ -24,7 +24,9 @@ struct Node {
 }
 
 impl Finalize for Node {
-    const HAS_FINALIZER: bool = false;
+    fn has_finalizer() -> bool {
+        false
+    }
 }
 
 // SAFETY: reports its one handle once; the side effects in the modes (allocating, freezing,

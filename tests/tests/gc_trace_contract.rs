@@ -66,7 +66,9 @@ unsafe impl<const FIN: bool> Trace for Link<FIN> {
 }
 
 impl<const FIN: bool> Finalize for Link<FIN> {
-    const HAS_FINALIZER: bool = FIN;
+    fn has_finalizer() -> bool {
+        FIN
+    }
     fn finalize(&self) {
         self.finalized.hit(self.id);
     }
@@ -181,7 +183,9 @@ unsafe impl Trace for EvenOnly {
 }
 
 impl Finalize for EvenOnly {
-    const HAS_FINALIZER: bool = false;
+    fn has_finalizer() -> bool {
+        false
+    }
 }
 
 #[test]
@@ -265,7 +269,9 @@ unsafe impl Trace for Thief {
 }
 
 impl Finalize for Thief {
-    const HAS_FINALIZER: bool = false;
+    fn has_finalizer() -> bool {
+        false
+    }
 }
 
 #[test]

@@ -69,10 +69,11 @@ pub(super) unsafe fn finalize_garbage(heap: &GcHeap, collectable: &Links) {
         {
             hdr.set(flags::FINALIZED);
             hdr.inc_strong();
-            // SAFETY: an unreachable object is live and not DEAD.
-            let value = unsafe { obj.value_ptr() };
-            // SAFETY: a live value of the vtable's type.
-            call_user(heap, || unsafe { finalize(value) });
+            let interrupted = heap.begin_finalizer(obj);
+            // SAFETY: an unreachable object is live and not DEAD: its value is initialised,
+            // of the vtable's type.
+            call_user(heap, || unsafe { finalize(obj) });
+            heap.end_finalizer(interrupted);
             // SAFETY: the reference taken above.
             unsafe { decref(heap, obj) };
         }

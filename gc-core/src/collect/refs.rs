@@ -42,15 +42,16 @@ pub(super) unsafe fn update_refs(containers: &Links) -> usize {
 
 /// Every edge from an object of `containers` to an object of `containers` takes one off the
 /// target's `gc_refs`; what remains counts references from outside. An object whose trace
-/// hides edges counts as referenced from outside. Returns whether a `trace` panicked.
+/// hides edges counts as referenced from outside. Returns whether a `trace` panicked, and
+/// the objects lent out by `Gc::get_mut` that a trace reported (their loan is over).
 ///
 /// # Safety
 /// `containers` is a list of the heap's tracked objects on which `update_refs` just ran
 /// (singly linked by `next`; `prev` holds `gc_refs`).
-pub(super) unsafe fn subtract_refs(heap: &GcHeap, containers: &Links) -> bool {
+pub(super) unsafe fn subtract_refs(heap: &GcHeap, containers: &Links) -> (bool, Vec<Obj>) {
     let mut tracer = Tracer::subtract_refs();
     let node = Cell::new(containers.next.get());
-    guarded_pass(
+    let poisoned = guarded_pass(
         heap,
         || {
             while !ptr::eq(node.get(), containers) {
@@ -71,5 +72,6 @@ pub(super) unsafe fn subtract_refs(heap: &GcHeap, containers: &Links) -> bool {
         },
         // SAFETY: the panicking object's node is live; skip it.
         || node.set(unsafe { (*node.get()).next.get() }),
-    )
+    );
+    (poisoned, tracer.take_lent())
 }

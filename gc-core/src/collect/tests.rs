@@ -9,7 +9,7 @@ use super::validate::{Expect, check_list};
 use crate::heap::{CollectorPhase, GcHeap};
 use crate::list;
 use crate::object::{Links, Obj, flags};
-use crate::raw;
+use crate::raw::{self, GcBox};
 use crate::thread::heap;
 use crate::trace::{Finalize, Trace, Tracer};
 use std::cell::RefCell;
@@ -40,7 +40,9 @@ unsafe impl Trace for Node {
 }
 
 impl Finalize for Node {
-    const HAS_FINALIZER: bool = false;
+    fn has_finalizer() -> bool {
+        false
+    }
 }
 
 /// A fresh heap with automatic collection off; `n` nodes, newest first on generation 0.
@@ -49,12 +51,12 @@ fn nodes(n: usize) -> (&'static GcHeap, Vec<Edge>) {
     h.set_enabled(false);
     let made = (0..n)
         .map(|_| {
-            Edge(
+            Edge(GcBox::obj(
                 raw::new_object(Node {
                     edges: RefCell::new(Vec::new()),
                 })
                 .expect("memory"),
-            )
+            ))
         })
         .collect();
     (h, made)
@@ -65,7 +67,7 @@ fn link(from: &Edge, to: &Edge) {
     // SAFETY: `to` holds its object live.
     unsafe { raw::inc_strong(to.0) };
     // SAFETY: `from` holds a live `Node`.
-    let node = unsafe { raw::value::<Node>(from.0) }.expect("alive");
+    let node = unsafe { raw::value::<Node>(GcBox::from_obj(from.0)) }.expect("alive");
     node.edges.borrow_mut().push(Edge(to.0));
 }
 
@@ -95,7 +97,8 @@ fn update_and_subtract_refs_leave_the_references_from_outside() {
     assert_eq!([gc_refs(&n[0]), gc_refs(&n[1]), gc_refs(&n[2])], [3, 2, 1]);
     assert!(n.iter().all(|e| has(e, flags::COLLECTING)));
     // SAFETY: `update_refs` just ran on it.
-    assert!(!unsafe { subtract_refs(h, young) });
+    let (poisoned, lent) = unsafe { subtract_refs(h, young) };
+    assert!(!poisoned && lent.is_empty());
     // Only the handles in `n` are left: one each.
     assert_eq!([gc_refs(&n[0]), gc_refs(&n[1]), gc_refs(&n[2])], [1, 1, 1]);
     h.set_phase(CollectorPhase::Idle);

@@ -49,7 +49,7 @@ pub(super) unsafe fn deduce_unreachable(
     // SAFETY: well formed (caller).
     let examined = unsafe { update_refs(young) };
     // SAFETY: `update_refs` just ran on it.
-    let mut poisoned = unsafe { subtract_refs(heap, young) };
+    let (mut poisoned, lent) = unsafe { subtract_refs(heap, young) };
     // SAFETY: `update_refs` and `subtract_refs` just ran on `young`; `unreachable` is an
     // empty, well-formed list (caller).
     let (unreachable_count, panicked) =
@@ -60,6 +60,10 @@ pub(super) unsafe fn deduce_unreachable(
     // SAFETY: `move_unreachable` keeps `unreachable` well formed, of live tracked objects.
     unsafe { validate_list(unreachable, Expect::Unreachable { collecting: true }) };
     heap.set_phase(outer);
+    for obj in lent {
+        // SAFETY: a handle reported it, so it is live; its loan is over.
+        unsafe { crate::dealloc::retrack(heap, obj) };
+    }
     let freed_during_walk = run_deferred_frees(heap);
     Deduced {
         examined,

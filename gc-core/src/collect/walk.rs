@@ -15,10 +15,8 @@ pub(super) unsafe fn trace_object(obj: Obj, tracer: &mut Tracer<'_>) {
     // SAFETY: live (caller).
     let hdr = unsafe { obj.header() };
     let trace = VTable::of(hdr).trace;
-    // SAFETY: live and not DEAD, so the value is initialised.
-    let value = unsafe { obj.value_ptr() };
-    // SAFETY: `value` is a live value of the vtable's type.
-    unsafe { trace(value, tracer) }
+    // SAFETY: live and not DEAD, so its value is initialised, of the vtable's type.
+    unsafe { trace(obj, tracer) }
 }
 
 /// Runs `pass` until it completes; when it panics (a `trace` did), `resume` repairs the

@@ -79,6 +79,8 @@ pub struct GcHeap {
     special_unreachable: Cell<usize>,
     /// For each object with weak references, its weak cells, oldest first.
     weak_table: RefCell<HashMap<Obj, Vec<Obj>>>,
+    /// The object whose finalizer is running (the innermost, when they nest).
+    finalizing: Cell<Option<Obj>>,
     /// The free path's state (`dealloc`).
     pub(crate) frees: FreeState,
     /// The first panic caught in user code, re-raised once the heap is consistent.
@@ -179,6 +181,7 @@ impl GcHeap {
             garbage: RefCell::default(),
             special_unreachable: Cell::new(0),
             weak_table: RefCell::default(),
+            finalizing: Cell::new(None),
             frees: FreeState::new(),
             panic: RefCell::new(None),
             has_panic: Cell::new(false),
@@ -196,21 +199,37 @@ impl GcHeap {
 
     // -- allocation ------------------------------------------------------------------
 
-    /// Allocates an object of the type `layout` describes, with a strong count of 1 and an
-    /// uninitialised value; a tracked one joins generation 0 (or `pending` during a walk).
-    /// Counting the allocation, and any collection it calls for, is the caller's
-    /// (`policy`), before this.
+    /// Allocates an object of the type `layout` describes, `size` bytes in all (the
+    /// layout's size, or more for a slice), with a strong count of 1 and an uninitialised
+    /// value; a tracked one joins generation 0 (or `pending` during a walk). Counting the
+    /// allocation, and any collection it calls for, is the caller's (`policy`), before this.
     #[inline]
-    pub(crate) fn alloc_object(&self, layout_ptr: NonNull<TypeLayout>) -> Option<Obj> {
+    pub(crate) fn alloc_object(
+        &self,
+        layout_ptr: NonNull<TypeLayout>,
+        size: usize,
+        track: bool,
+    ) -> Option<Obj> {
         // SAFETY: layouts live in `static` vtables.
         let layout = unsafe { layout_ptr.as_ref() };
-        let (block, large) = self.alloc_block(layout)?;
-        let header = block.cast::<Header>();
+        let pooled = size <= crate::alloc::SMALL_REQUEST_THRESHOLD
+            && layout.align <= 16
+            && layout.item_size == 0;
+        let block = self.alloc_block(size, layout.align, pooled)?;
+        // SAFETY: the header lies `header_offset` bytes into the block (layout invariant).
+        let header = unsafe { block.add(layout.header_offset) }.cast::<Header>();
+        let large = !pooled;
+        if large {
+            self.large_objects
+                .borrow_mut()
+                .insert(header.as_ptr().addr());
+        }
         let initial_flags = if large { flags::LARGE } else { 0 };
-        // SAFETY: a fresh block of `layout.size >= 16` bytes, 16-aligned.
+        // SAFETY: a fresh block of `size` bytes, aligned for the layout: room for a header
+        // at this 16-aligned offset.
         unsafe { Header::init(header.as_ptr(), layout_ptr, initial_flags) };
         let obj = Obj::from_header(header);
-        if layout.tracked {
+        if layout.tracked && track {
             let list = if self.phase.get() == CollectorPhase::Walking {
                 &self.pending
             } else {
@@ -222,18 +241,17 @@ impl GcHeap {
         Some(obj)
     }
 
+    /// A block from the pools (`pooled`: at most 512 bytes, aligned to 16) or from the
+    /// system allocator.
     #[inline]
-    fn alloc_block(&self, layout: &TypeLayout) -> Option<(NonNull<u8>, bool)> {
-        if layout.size <= crate::alloc::SMALL_REQUEST_THRESHOLD && layout.align <= 16 {
+    fn alloc_block(&self, size: usize, align: usize, pooled: bool) -> Option<NonNull<u8>> {
+        if pooled {
             // SAFETY: the allocator calls no user code, so this borrow is unique.
-            let p = unsafe { (*self.allocator.get()).alloc(layout.size) };
-            NonNull::new(p).map(|p| (p, false))
+            NonNull::new(unsafe { (*self.allocator.get()).alloc(size) })
         } else {
-            let l = Layout::from_size_align(layout.size, layout.align).ok()?;
+            let l = Layout::from_size_align(size, align).ok()?;
             // SAFETY: the layout has non-zero size (it includes the header).
-            let p = NonNull::new(unsafe { std::alloc::alloc(l) })?;
-            self.large_objects.borrow_mut().insert(p.as_ptr().addr());
-            Some((p, true))
+            NonNull::new(unsafe { std::alloc::alloc(l) })
         }
     }
 
@@ -246,29 +264,53 @@ impl GcHeap {
     pub(crate) unsafe fn free_block(&self, obj: Obj) {
         // SAFETY: the header is still readable (caller).
         let hdr = unsafe { obj.header() };
-        let (layout, large) = (hdr.layout(), hdr.has(flags::LARGE));
-        if large {
+        let layout = hdr.layout();
+        // SAFETY: the header lies `header_offset` bytes into the allocation.
+        let block = unsafe { obj.as_ptr().cast::<u8>().sub(layout.header_offset) };
+        if hdr.has(flags::LARGE) {
+            // SAFETY: the header is still readable (caller).
+            let size = unsafe { obj.allocation_size() };
+            let align = layout.align;
             self.large_objects.borrow_mut().remove(&obj.addr());
-            let l = Layout::from_size_align(layout.size, layout.align).expect("valid layout");
+            let l = Layout::from_size_align(size, align).expect("valid layout");
             // SAFETY: allocated in `alloc_block` with this layout.
-            unsafe { std::alloc::dealloc(obj.as_ptr().cast(), l) };
+            unsafe { std::alloc::dealloc(block, l) };
         } else {
             // SAFETY: the allocator calls no user code, so this borrow is unique.
             let allocator = unsafe { &mut *self.allocator.get() };
-            // SAFETY: a pool block of our allocator, of `layout.size` bytes, not used again.
-            unsafe { allocator.free_sized(obj.as_ptr().cast(), layout.size) };
+            // SAFETY: a pool block of our allocator, of the layout's size (slices are never
+            // pooled), not used again.
+            unsafe { allocator.free_sized(block, layout.size) };
         }
     }
 
-    /// Whether `addr` is the start of a live object of this heap (never reads memory the
-    /// heap does not own).
-    pub(crate) fn is_object_address(&self, addr: usize) -> bool {
-        // An address from the user: the allocator reads only its own arena and pool
-        // headers, after its radix tree says the arena is one of its own.
-        let candidate = ptr::with_exposed_provenance::<u8>(addr);
-        // SAFETY: the query calls no user code, so this borrow is unique.
-        let pooled = unsafe { (*self.allocator.get()).is_allocated_block(candidate) };
-        pooled || self.large_objects.borrow().contains(&addr)
+    /// The live object of this heap whose header is at `addr`, if there is one. Never reads
+    /// memory the heap does not own: the allocator answers whether a block starts at a given
+    /// address from its own metadata, and the first word of a block in use is initialised
+    /// (a header's flag word or a tracked object's `next` link, told apart by
+    /// `flags::HEADER_MARK`).
+    pub(crate) fn object_at_address(&self, addr: usize) -> Option<Obj> {
+        let at = |a: usize| -> Option<NonNull<Header>> {
+            NonNull::new(ptr::with_exposed_provenance_mut::<Header>(a))
+        };
+        if self.large_objects.borrow().contains(&addr) {
+            return at(addr).map(Obj::from_header);
+        }
+        // Untracked objects start their block with their header; tracked ones with their
+        // links, the header 16 bytes in.
+        for (block_addr, header_first) in [(addr, true), (addr.wrapping_sub(16), false)] {
+            let block = ptr::with_exposed_provenance::<u8>(block_addr);
+            // SAFETY: the query calls no user code, so this borrow is unique.
+            let allocator = unsafe { &*self.allocator.get() };
+            if allocator.is_allocated_block(block) {
+                // SAFETY: a block in use of this heap: its first word is initialised.
+                let first = unsafe { block.cast::<u64>().read() };
+                return (Header::word_is_header(first) == header_first)
+                    .then(|| at(addr).map(Obj::from_header))
+                    .flatten();
+            }
+        }
+        None
     }
 
     /// Statistics of the object allocator.
@@ -304,6 +346,40 @@ impl GcHeap {
         unsafe { list::prepend(links, list) };
         // SAFETY: live (caller).
         unsafe { obj.header() }.set(flags::TRACKED);
+    }
+
+    /// Puts a tracked object whose value was not ready (or was lent out) on generation 0,
+    /// or on `pending` during a walk.
+    ///
+    /// # Safety
+    /// `obj` is live, of a tracked type, on no list, its value initialised.
+    pub(crate) unsafe fn track_young(&self, obj: Obj) {
+        let list = if self.phase.get() == CollectorPhase::Walking {
+            &self.pending
+        } else {
+            &self.generations[0]
+        };
+        // SAFETY: guaranteed by the caller: live, tracked type, on no list.
+        unsafe { self.track(obj, list) };
+    }
+
+    /// Takes a tracked object off its list without counting it as freed (its value is lent
+    /// out by `Gc::get_mut`); it is marked `RETRACK`.
+    ///
+    /// # Safety
+    /// `obj` is live; if `TRACKED`, it is on a well-formed generation list of this heap and
+    /// no collection is walking it.
+    pub(crate) unsafe fn lend(&self, obj: Obj) {
+        // SAFETY: live (caller).
+        let hdr = unsafe { obj.header() };
+        if !hdr.has(flags::TRACKED) {
+            return;
+        }
+        // SAFETY: live and tracked.
+        let links = unsafe { obj.links_ptr() };
+        // SAFETY: on a well-formed list that no walk holds (caller).
+        unsafe { list::remove(links) };
+        hdr.set_flags((hdr.flags() & !flags::TRACKED) | flags::RETRACK);
     }
 
     /// Takes a tracked object off its list; a freed tracked object counts down generation 0
@@ -495,10 +571,12 @@ impl GcHeap {
     /// any handle kept (CPython: a `__del__` may resurrect through a weakref). A handle made
     /// at any other point could outlive the collection's verdict.
     pub(crate) fn may_hand_out(&self, hdr: &Header) -> bool {
+        let always =
+            flags::FREEING | flags::DEAD | flags::COLLECTING | flags::CONSTRUCTING | flags::RETRACK;
         let refused = if self.phase.get() == CollectorPhase::Finalizing {
-            flags::FREEING | flags::DEAD | flags::COLLECTING
+            always
         } else {
-            flags::FREEING | flags::DEAD | flags::COLLECTING | flags::UNREACHABLE
+            always | flags::UNREACHABLE
         };
         !hdr.has(refused) && hdr.strong() > 0
     }
@@ -588,6 +666,33 @@ impl GcHeap {
                 unsafe { target.header() }.clear(flags::HAS_WEAK);
             }
         }
+    }
+
+    /// The weak cells of `target` (its weak references), oldest first.
+    pub(crate) fn weak_cells(&self, target: Obj) -> Vec<Obj> {
+        self.weak_table
+            .borrow()
+            .get(&target)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    // -- finalizers --------------------------------------------------------------------
+
+    /// Records that `obj`'s finalizer starts; returns the one it interrupts, to give back
+    /// to [`GcHeap::end_finalizer`].
+    pub(crate) fn begin_finalizer(&self, obj: Obj) -> Option<Obj> {
+        self.finalizing.replace(Some(obj))
+    }
+
+    /// The finalizer that [`GcHeap::begin_finalizer`] recorded is over.
+    pub(crate) fn end_finalizer(&self, interrupted: Option<Obj>) {
+        self.finalizing.set(interrupted);
+    }
+
+    /// The object whose finalizer is running, if any.
+    pub(crate) fn finalizing(&self) -> Option<Obj> {
+        self.finalizing.get()
     }
 
     // -- panics caught in user code --------------------------------------------------

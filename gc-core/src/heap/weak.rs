@@ -29,8 +29,8 @@ pub(crate) struct WeakCell {
 
 // SAFETY: reports only what the owned callback reports (the target is weak, not reported).
 unsafe impl Trace for WeakCell {
-    // Tracked, so that collections can tell whether the cell itself is garbage.
-    const MAY_CONTAIN_GC: bool = true;
+    // Tracked (`may_contain_gc` keeps its default), so that collections can tell whether
+    // the cell itself is garbage.
     fn trace(&self, tracer: &mut Tracer) {
         match self.callback.try_borrow() {
             Ok(callback) => {
@@ -44,11 +44,13 @@ unsafe impl Trace for WeakCell {
 }
 
 impl Finalize for WeakCell {
-    const HAS_FINALIZER: bool = false;
+    fn has_finalizer() -> bool {
+        false
+    }
 }
 
 /// The vtable of weak cells: the free path recognises them by it.
-pub(crate) static WEAK_CELL_VTABLE: VTable = VTable::new::<WeakCell>(true);
+pub(crate) static WEAK_CELL_VTABLE: VTable = VTable::new::<WeakCell>(true, false, true);
 
 /// The weak-cell value of a cell object.
 ///

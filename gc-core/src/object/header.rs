@@ -24,34 +24,48 @@ use std::ptr::NonNull;
 
 /// Flag bits of [`Header`].
 pub(crate) mod flags {
+    /// Always set: the first word of every object's allocation is either a header (this
+    /// bit set, the flag word being first) or a tracked object's `next` link (a pointer
+    /// aligned to 8, so this bit clear). `object_at` tells them apart by it.
+    pub const HEADER_MARK: u32 = 1 << 0;
     /// On a generation list (or the permanent generation, or a collection's work list).
-    pub const TRACKED: u32 = 1 << 0;
+    pub const TRACKED: u32 = 1 << 1;
     /// The finalizer ran (or started and panicked): it never runs again.
-    pub const FINALIZED: u32 = 1 << 1;
+    pub const FINALIZED: u32 = 1 << 2;
     /// The value was dropped; only the memory remains until the last handle goes.
-    pub const DEAD: u32 = 1 << 2;
+    pub const DEAD: u32 = 1 << 3;
     /// Weak references to the object exist (listed in the heap's weak table).
-    pub const HAS_WEAK: u32 = 1 << 3;
+    pub const HAS_WEAK: u32 = 1 << 4;
     /// The strong count reached zero and the object is being (or queued to be) freed.
-    pub const FREEING: u32 = 1 << 4;
+    pub const FREEING: u32 = 1 << 5;
     /// In the set a collection is examining; `Links::prev` holds `gc_refs` until the
     /// object's visit in `move_unreachable`.
-    pub const COLLECTING: u32 = 1 << 5;
+    pub const COLLECTING: u32 = 1 << 6;
     /// Tentatively unreachable in the current collection.
-    pub const UNREACHABLE: u32 = 1 << 6;
-    /// Allocated outside the pools (large or over-aligned).
-    pub const LARGE: u32 = 1 << 7;
+    pub const UNREACHABLE: u32 = 1 << 7;
+    /// Allocated outside the pools (large, over-aligned, or a slice).
+    pub const LARGE: u32 = 1 << 8;
+    /// Of a tracked type but off the lists while `Gc::get_mut` lends out its value; it
+    /// rejoins generation 0 when its handle is next used or reported by a trace.
+    pub const RETRACK: u32 = 1 << 9;
+    /// The value is being built (`Gc::new_cyclic`): no handle may be made to it.
+    pub const CONSTRUCTING: u32 = 1 << 10;
     /// The generation a tracked object was last promoted into (2 bits), kept so that an
     /// old object dying by refcounting can be taken off the long-lived counts.
-    pub const GEN_SHIFT: u32 = 8;
+    pub const GEN_SHIFT: u32 = 12;
     pub const GEN_MASK: u32 = 0b11 << GEN_SHIFT;
 }
 
-/// The part of every object the collector and the handles share (16 bytes).
+/// The part of every object the collector and the handles share (16 bytes). The flag word
+/// comes first, so that the low bits of the object's first word are its flags (see
+/// `flags::HEADER_MARK`; on a big-endian target the count comes first instead).
 #[repr(C)]
 pub struct Header {
+    #[cfg(target_endian = "little")]
+    flags: Cell<u32>,
     /// Strong handles (`Gc`, `GcAny`, the collector's temporary ones).
     refcount: Cell<u32>,
+    #[cfg(target_endian = "big")]
     flags: Cell<u32>,
     /// The type's layout: the first field of its `VTable` (trace layer). A raw pointer, so
     /// that it keeps the provenance of the whole vtable for the cast back.
@@ -78,7 +92,7 @@ impl Header {
         // SAFETY: valid for writes (caller); each field is written once.
         unsafe { refcount.write_volatile(Cell::new(1)) };
         // SAFETY: valid for writes (caller).
-        unsafe { flag_word.write_volatile(Cell::new(flags)) };
+        unsafe { flag_word.write_volatile(Cell::new(flags | flags::HEADER_MARK)) };
         // SAFETY: valid for writes (caller).
         unsafe { layout_slot.write(layout) };
     }
@@ -131,7 +145,18 @@ impl Header {
     /// re-reading it on hot paths).
     #[inline]
     pub(crate) fn set_flags(&self, word: u32) {
+        debug_assert!(
+            word & flags::HEADER_MARK != 0,
+            "the header mark is never cleared"
+        );
         self.flags.set(word);
+    }
+
+    /// Whether the first word of an allocation, read as the low half of a `u64`, is a
+    /// header's (as opposed to a tracked object's `next` link).
+    #[inline]
+    pub(crate) fn word_is_header(first_word: u64) -> bool {
+        first_word as u32 & flags::HEADER_MARK != 0
     }
 
     #[inline]

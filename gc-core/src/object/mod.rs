@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! untracked:  [Header 16 B][value]
-//! tracked:    [Header 16 B][Links 16 B][value]
+//! tracked:    [Links 16 B][Header 16 B][value]
+//! slices:     [length 16 B][Links, if tracked][Header 16 B][items]
 //! ```
 //!
 //! - [`header`]: the strong count and flag bits (the only code that writes them), and the
@@ -23,22 +24,9 @@ pub use links::Links;
 
 use std::ptr::NonNull;
 
-/// Bytes before the value: the header, and the links of a tracked object.
-pub(crate) const fn value_offset(tracked: bool, value_align: usize) -> usize {
-    let fixed = if tracked {
-        size_of::<Header>() + size_of::<Links>()
-    } else {
-        size_of::<Header>()
-    };
-    fixed.div_ceil(value_align) * value_align
-}
+pub(crate) use layout::{allocation_align, header_offset, value_offset};
 
-/// Alignment of an allocation holding a value aligned to `value_align`.
-pub(crate) const fn allocation_align(value_align: usize) -> usize {
-    if value_align > 16 { value_align } else { 16 }
-}
-
-/// The address of an object: its header, at the start of its allocation. Copyable and
+/// The address of an object: its header (`header_offset` bytes into its allocation). Copyable and
 /// unchecked: every method that reads through it is `unsafe` and names what keeps the
 /// object live.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -55,6 +43,12 @@ impl Obj {
     #[inline]
     pub(crate) fn as_ptr(self) -> *mut Header {
         self.0.as_ptr()
+    }
+
+    /// The header pointer.
+    #[inline]
+    pub(crate) fn as_nonnull(self) -> NonNull<Header> {
+        self.0
     }
 
     /// The address, Python's `id()`. Exposes the allocation's provenance: an id may come
@@ -93,9 +87,9 @@ impl Obj {
     /// The object is live and of a tracked type.
     #[inline(always)]
     pub(crate) unsafe fn links_ptr(self) -> *const Links {
-        // SAFETY: a tracked object's links follow its header in the same allocation
-        // (caller).
-        unsafe { self.as_ptr().add(1).cast::<Links>() }
+        // SAFETY: a tracked object's links sit right before its header in the same
+        // allocation (caller).
+        unsafe { self.as_ptr().cast::<Links>().sub(1) }
     }
 
     /// The links of a tracked object.
@@ -116,10 +110,41 @@ impl Obj {
     /// `links` are the links of a tracked object (not a list sentinel).
     #[inline(always)]
     pub(crate) unsafe fn from_links(links: *const Links) -> Obj {
-        // SAFETY: a tracked object's links sit right after its header (caller), so the
-        // header is one `Header` before them, in the same allocation.
-        let header = unsafe { links.cast::<Header>().cast_mut().sub(1) };
+        // SAFETY: a tracked object's header sits right after its links (caller), in the
+        // same allocation.
+        let header = unsafe { links.add(1) }.cast::<Header>().cast_mut();
         // SAFETY: derived from a non-null pointer into an allocation.
         Obj(unsafe { NonNull::new_unchecked(header) })
+    }
+
+    /// The start of the object's allocation.
+    ///
+    /// # Safety
+    /// The object is live.
+    #[inline]
+    pub(crate) unsafe fn allocation(self) -> *mut u8 {
+        // SAFETY: live (caller).
+        let offset = unsafe { self.header() }.layout().header_offset;
+        // SAFETY: the header lies `header_offset` bytes into the allocation.
+        unsafe { self.as_ptr().cast::<u8>().sub(offset) }
+    }
+
+    /// Bytes of the object's allocation (a slice's size depends on its length, which is
+    /// the first word of the allocation).
+    ///
+    /// # Safety
+    /// The object is live.
+    #[inline]
+    pub(crate) unsafe fn allocation_size(self) -> usize {
+        // SAFETY: live (caller).
+        let layout = unsafe { self.header() }.layout();
+        if layout.item_size == 0 {
+            return layout.size;
+        }
+        // SAFETY: live (caller).
+        let start = unsafe { self.allocation() };
+        // SAFETY: a slice object's length is the first word of its allocation.
+        let len = unsafe { start.cast::<usize>().read() };
+        layout.size + len * layout.item_size
     }
 }

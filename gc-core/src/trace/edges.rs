@@ -11,18 +11,24 @@ use crate::object::{Links, Obj, flags};
 
 /// `subtract_refs`: an edge from inside the collected set takes one off its target's
 /// `gc_refs`, if the target is in the set. A trace that reports more edges than there are
-/// handles (breaking `Trace`'s rule 2) cannot take it below 0.
+/// handles (breaking `Trace`'s rule 2) cannot take it below 0. Returns whether the target
+/// is lent out by `Gc::get_mut` (`RETRACK`): a handle reporting it proves the loan is over,
+/// so the collector puts it back on its lists.
 ///
 /// # Safety
 /// `target` is a live object.
 #[inline(always)]
-pub(crate) unsafe fn visit_decref(target: Obj) {
+pub(crate) unsafe fn visit_decref(target: Obj) -> bool {
     // SAFETY: live (caller).
     let hdr = unsafe { target.header() };
-    if hdr.has(flags::COLLECTING) {
+    let word = hdr.flags();
+    if word & flags::COLLECTING != 0 {
         // SAFETY: a COLLECTING object is tracked; its `prev` holds `gc_refs` now.
         let links = unsafe { target.links() };
         links.set_gc_refs(links.gc_refs().saturating_sub(1));
+        false
+    } else {
+        word & flags::RETRACK != 0
     }
 }
 

@@ -46,8 +46,11 @@ use crate::object::{Links, Obj};
 /// `#[derive(Trace)]` is the safe path; gc-api's documentation of `Trace` shows a
 /// hand-written `unsafe impl` with its `// SAFETY:` line.
 ///
-/// `MAY_CONTAIN_GC = false` declares that no value of the type ever holds a `Gc`: its
-/// objects are not tracked (pure refcounting, like CPython's atomic objects).
+/// [`Trace::may_contain_gc`] returning `false` declares that no value of the type ever holds
+/// a `Gc`: its objects are not tracked (pure refcounting, like CPython's atomic objects).
+///
+/// `Trace` is dyn-compatible, so it can be the supertrait of a trait whose objects live in a
+/// `Gc<dyn Trait>`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `Trace`, so a value holding it cannot be traced",
     label = "`{Self}` is not `Trace`",
@@ -55,11 +58,19 @@ use crate::object::{Links, Obj};
             can be left out of tracing with `#[gc(skip)]`"
 )]
 pub unsafe trait Trace {
-    /// Whether a value of this type can hold a `Gc` (false: its objects are untracked).
-    const MAY_CONTAIN_GC: bool = true;
-
     /// Calls `trace` on every field that may hold a `Gc`.
     fn trace(&self, tracer: &mut Tracer);
+
+    /// Whether a value of this type can hold a `Gc` (false: its objects are untracked).
+    /// The answer must not depend on anything but the type; it is asked once per
+    /// allocation and folds to a constant.
+    #[inline(always)]
+    fn may_contain_gc() -> bool
+    where
+        Self: Sized,
+    {
+        true
+    }
 }
 
 /// A finalizer (Python's `__del__`, PEP 442 semantics): runs at most once per object,
@@ -67,11 +78,19 @@ pub unsafe trait Trace {
 /// A finalizer may resurrect its object (store a handle to it somewhere reachable);
 /// the object then survives and is later freed without a second finalizer call.
 pub trait Finalize {
-    /// Whether `finalize` does anything (false: the collector never calls it).
-    const HAS_FINALIZER: bool = true;
-
     /// Called once, before the value is dropped.
     fn finalize(&self) {}
+
+    /// Whether `finalize` does anything (false: the collector never calls it).
+    /// `#[derive(Finalize)]` says false; a hand-written impl says true unless it overrides
+    /// this.
+    #[inline(always)]
+    fn has_finalizer() -> bool
+    where
+        Self: Sized,
+    {
+        true
+    }
 }
 
 /// What a collector does with each edge a `trace` reports, when it is not one of this
@@ -86,7 +105,8 @@ pub trait Visit {
 
 /// Where a tracer sends edges.
 enum Sink<'v> {
-    /// `subtract_refs`: each edge takes one off its target's `gc_refs`.
+    /// `subtract_refs`: each edge takes one off its target's `gc_refs`; targets lent out
+    /// by `Gc::get_mut` are noted (`Tracer::lent`) to go back on the lists.
     SubtractRefs,
     /// `move_unreachable`: targets become reachable and join the walk after `current`.
     MarkReachable {
@@ -99,10 +119,20 @@ enum Sink<'v> {
     Visitor(&'v mut dyn Visit),
 }
 
+/// Records an object lent out by `Gc::get_mut` that a trace reported (rare: kept out of
+/// line so that `visit` stays small where it is inlined into every `trace`).
+#[cold]
+#[inline(never)]
+fn note_lent(lent: &mut Vec<Obj>, target: Obj) {
+    lent.push(target);
+}
+
 /// The visitor handed to [`Trace::trace`]. Users only pass it on to their fields.
 pub struct Tracer<'v> {
     sink: Sink<'v>,
     hidden: bool,
+    /// `subtract_refs`: reported objects lent out by `Gc::get_mut`.
+    lent: Vec<Obj>,
 }
 
 impl std::fmt::Debug for Tracer<'_> {
@@ -123,6 +153,7 @@ impl<'v> Tracer<'v> {
         Tracer {
             sink: Sink::Visitor(visitor),
             hidden: false,
+            lent: Vec::new(),
         }
     }
 
@@ -131,7 +162,13 @@ impl<'v> Tracer<'v> {
         Tracer {
             sink: Sink::SubtractRefs,
             hidden: false,
+            lent: Vec::new(),
         }
+    }
+
+    /// `subtract_refs`: the objects lent out by `Gc::get_mut` that a trace reported.
+    pub(crate) fn take_lent(&mut self) -> Vec<Obj> {
+        std::mem::take(&mut self.lent)
     }
 
     /// `move_unreachable`'s tracer; [`Tracer::set_current`] names the node being traced.
@@ -142,6 +179,7 @@ impl<'v> Tracer<'v> {
                 moved_back: 0,
             },
             hidden: false,
+            lent: Vec::new(),
         }
     }
 
@@ -150,6 +188,7 @@ impl<'v> Tracer<'v> {
         Tracer {
             sink: Sink::CountGarbageEdges { edges: 0 },
             hidden: false,
+            lent: Vec::new(),
         }
     }
 
@@ -200,11 +239,15 @@ impl<'v> Tracer<'v> {
     ///
     /// # Safety
     /// `target` is a live object of the heap being traced, held by the handle reporting it.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn visit(&mut self, target: Obj) {
         match &mut self.sink {
-            // SAFETY: `target` is live (caller); the collector set up `subtract_refs`.
-            Sink::SubtractRefs => unsafe { edges::visit_decref(target) },
+            Sink::SubtractRefs => {
+                // SAFETY: `target` is live (caller); the collector set up `subtract_refs`.
+                if unsafe { edges::visit_decref(target) } {
+                    note_lent(&mut self.lent, target);
+                }
+            }
             Sink::MarkReachable {
                 current,
                 moved_back,
