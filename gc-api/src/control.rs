@@ -66,6 +66,45 @@ pub fn set_threshold(thresholds: [usize; 3]) {
     control::set_threshold(thresholds);
 }
 
+/// Turns on (with `Some(bytes)`) or off (`None`, the default) a trigger by bytes: an
+/// allocation that brings the bytes the heap allocated since the last collection past
+/// `bytes` starts a collection, as if generation 0's count had passed its threshold.
+///
+/// Only tracked allocations advance `get_count()[0]` (CPython's rule, unchanged), so a
+/// program that allocates mostly untracked values (`Gc<String>`) can otherwise leave a
+/// garbage cycle uncollected for as long as it runs.
+///
+/// ```
+/// use gc_api::{Finalize, Gc, Trace};
+/// use std::cell::RefCell;
+///
+/// #[derive(Trace, Finalize)]
+/// struct Node { me: RefCell<Option<Gc<Node>>> }
+///
+/// let n = Gc::new(Node { me: RefCell::new(None) });
+/// *n.me.borrow_mut() = Some(n.clone());
+/// let weak = Gc::downgrade(&n);
+/// drop(n);
+/// gc_api::set_memory_threshold(Some(64 * 1024));
+/// for i in 0..10_000 {
+///     drop(Gc::new(format!("string {i}"))); // untracked: the count rule never fires
+/// }
+/// assert!(weak.upgrade().is_none(), "the byte trigger collected the cycle");
+/// gc_api::set_memory_threshold(None);
+/// ```
+pub fn set_memory_threshold(bytes: Option<usize>) {
+    control::set_memory_threshold(bytes);
+}
+
+/// The byte trigger's threshold (`None`: off, the default).
+///
+/// ```
+/// assert_eq!(gc_api::get_memory_threshold(), None);
+/// ```
+pub fn get_memory_threshold() -> Option<usize> {
+    control::get_memory_threshold()
+}
+
 /// Turns automatic collection on.
 ///
 /// ```

@@ -47,9 +47,9 @@ mod interner;
 
 pub use control::{
     add_callback, clear_garbage, collect, collect_generation, disable, enable, freeze, garbage,
-    get_count, get_debug, get_freeze_count, get_objects, get_referents, get_referrers, get_stats,
-    get_threshold, is_enabled, malloc_stats, object_at, remove_callback, set_debug, set_threshold,
-    unfreeze,
+    get_count, get_debug, get_freeze_count, get_memory_threshold, get_objects, get_referents,
+    get_referrers, get_stats, get_threshold, is_enabled, malloc_stats, object_at, remove_callback,
+    set_debug, set_memory_threshold, set_threshold, unfreeze,
 };
 pub use gc_core::alloc::{MallocStats, SizeClassStats};
 pub use gc_core::{

@@ -43,6 +43,18 @@ pub fn set_threshold(thresholds: [usize; NUM_GENERATIONS]) {
     heap().set_thresholds(thresholds);
 }
 
+/// The byte trigger: with `Some(bytes)`, an allocation that brings the bytes allocated
+/// since the last collection past `bytes` starts a collection (as if count 0 had passed its
+/// threshold); `None` (the default) turns it off.
+pub fn set_memory_threshold(threshold: Option<usize>) {
+    heap().set_memory_threshold(threshold);
+}
+
+/// The byte trigger's threshold.
+pub fn get_memory_threshold() -> Option<usize> {
+    heap().memory_threshold()
+}
+
 /// Turns automatic collection on or off.
 pub fn set_enabled(enabled: bool) {
     heap().set_enabled(enabled);

@@ -12,7 +12,7 @@ use crate::dealloc::{clear_weakrefs, release};
 use crate::heap::weak::{WEAK_CELL_VTABLE, WeakCell, cell_value};
 use crate::heap::{CollectorPhase, GcHeap};
 use crate::object::{Header, Obj, flags, value_offset};
-use crate::policy::count_tracked_allocation;
+use crate::policy::count_allocation;
 use crate::thread::{heap, heap_if_alive};
 use crate::trace::vtable::{STR_VTABLE, SliceVTableOf, VTableOf};
 use crate::trace::{Finalize, Trace, VTable};
@@ -100,9 +100,7 @@ pub fn new_object<T: Trace + Finalize + 'static>(value: T) -> Result<NonNull<GcB
 
 #[inline]
 fn alloc(heap: &GcHeap, vtable: &'static VTable, size: usize, track: bool) -> Option<Obj> {
-    if vtable.layout.tracked {
-        count_tracked_allocation(heap);
-    }
+    count_allocation(heap, vtable.layout.tracked, size);
     heap.alloc_object(vtable.layout_ptr(), size, track)
 }
 

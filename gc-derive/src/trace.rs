@@ -259,13 +259,20 @@ fn traced_types(data: &Data) -> Vec<syn::Type> {
         .collect()
 }
 
+/// Types that are `Trace` whatever their parameters: a parameter mentioned only inside them
+/// needs no bound.
+const TRACE_FOR_ANY_PARAMETER: [&str; 3] = ["PhantomData", "Gc", "Weak"];
+
 /// Whether `tokens` mention `name` as an identifier outside the arguments of a
-/// `PhantomData<...>` (which is `Trace` whatever its parameter).
+/// `PhantomData<...>`, `Gc<...>` or `Weak<...>` (which are `Trace` whatever their
+/// parameter).
 fn mentions_outside_phantom(tokens: TokenStream, name: &syn::Ident) -> bool {
     let mut tokens = tokens.into_iter().peekable();
     while let Some(tt) = tokens.next() {
         match tt {
-            proc_macro2::TokenTree::Ident(ident) if ident == "PhantomData" => {
+            proc_macro2::TokenTree::Ident(ident)
+                if TRACE_FOR_ANY_PARAMETER.iter().any(|t| ident == t) =>
+            {
                 if matches!(tokens.peek(), Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '<')
                 {
                     tokens.next();
@@ -308,8 +315,8 @@ fn mentions_outside_phantom(tokens: TokenStream, name: &syn::Ident) -> bool {
 
 /// The bounds the impl gets: those of `#[gc(bound = "...")]` if given (replacing the
 /// inferred ones), or `T: ::gc_api::Trace` for each type parameter `T` that appears in a
-/// traced field outside `PhantomData` (a parameter used only in skipped fields or in
-/// `PhantomData` needs no bound).
+/// traced field outside `PhantomData<...>`, `Gc<...>` and `Weak<...>` (a parameter used
+/// only in skipped fields or there needs no bound).
 fn add_trace_bounds(
     generics: &mut Generics,
     traced: &[syn::Type],
@@ -440,13 +447,13 @@ mod tests {
     }
 
     #[test]
-    fn named_struct_with_skip_and_generics() {
+    fn named_struct_with_skip_and_generics_needs_no_bound_for_a_gc_parameter() {
         let input: DeriveInput = parse_quote! {
             struct Pair<T> { a: Gc<T>, #[gc(skip)] n: u32 }
         };
         let expected = quote! {
             #[automatically_derived]
-            unsafe impl<T> ::gc_api::Trace for Pair<T> where T: ::gc_api::Trace {
+            unsafe impl<T> ::gc_api::Trace for Pair<T> {
                 #[inline]
                 fn trace(&self, tracer: &mut ::gc_api::Tracer) {
                     <Gc<T> as ::gc_api::Trace>::trace(&self.a, tracer);
@@ -653,6 +660,7 @@ mod tests {
                 skipped: U,
                 marker: PhantomData<fn(V) -> V>,
                 both: (PhantomData<X>, X),
+                handle: Gc<Node<V>>,
             }
         };
         let item: syn::ItemImpl = syn::parse2(expand_ok(input)).unwrap();
@@ -662,10 +670,8 @@ mod tests {
             .unwrap()
             .to_token_stream()
             .to_string();
-        assert_eq!(
-            where_clause,
-            "where T : :: gc_api :: Trace , X : :: gc_api :: Trace",
-        );
+        // `Gc<T>` is `Trace` for any `T`: only `X` appears elsewhere.
+        assert_eq!(where_clause, "where X : :: gc_api :: Trace");
     }
 
     #[test]

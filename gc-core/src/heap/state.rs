@@ -64,6 +64,11 @@ pub struct GcHeap {
     pending: Links,
     counts: [Cell<usize>; NUM_GENERATIONS],
     thresholds: [Cell<usize>; NUM_GENERATIONS],
+    /// The byte trigger (`set_memory_threshold`), if on.
+    memory_threshold: Cell<Option<usize>>,
+    /// Bytes that may still be allocated before the byte trigger calls for a collection
+    /// (`usize::MAX` when it is off).
+    memory_budget: Cell<usize>,
     enabled: Cell<bool>,
     phase: Cell<CollectorPhase>,
     debug: Cell<DebugFlags>,
@@ -170,6 +175,8 @@ impl GcHeap {
             pending: Links::unlinked(),
             counts: Default::default(),
             thresholds: DEFAULT_THRESHOLDS.map(Cell::new),
+            memory_threshold: Cell::new(None),
+            memory_budget: Cell::new(usize::MAX),
             enabled: Cell::new(true),
             phase: Cell::new(CollectorPhase::Idle),
             debug: Cell::new(DebugFlags::empty()),
@@ -461,9 +468,43 @@ impl GcHeap {
             && self.phase.get() == CollectorPhase::Idle
     }
 
+    /// Counts `bytes` about to be allocated against the byte trigger; returns whether a
+    /// collection is due by it (collection enabled and none running). Off by default, when
+    /// it never is.
+    #[inline]
+    pub(crate) fn count_allocated_bytes(&self, bytes: usize) -> bool {
+        let budget = self.memory_budget.get();
+        if bytes < budget {
+            self.memory_budget.set(budget - bytes);
+            return false;
+        }
+        self.memory_budget.set(0);
+        self.memory_threshold.get().is_some()
+            && self.enabled.get()
+            && self.phase.get() == CollectorPhase::Idle
+    }
+
+    /// The byte trigger's threshold.
+    pub(crate) fn memory_threshold(&self) -> Option<usize> {
+        self.memory_threshold.get()
+    }
+
+    /// Sets the byte trigger (`None`: off) and starts its count afresh.
+    pub(crate) fn set_memory_threshold(&self, threshold: Option<usize>) {
+        self.memory_threshold.set(threshold);
+        self.reset_memory_budget();
+    }
+
+    /// A collection ran: the byte trigger counts from zero again.
+    fn reset_memory_budget(&self) {
+        self.memory_budget
+            .set(self.memory_threshold.get().map_or(usize::MAX, |t| t.max(1)));
+    }
+
     /// Counters of a collection of `generation`, as CPython: 0..=generation go to zero and
     /// the next generation counts one collection more.
     pub(crate) fn count_collection(&self, generation: usize) {
+        self.reset_memory_budget();
         if generation + 1 < NUM_GENERATIONS {
             let next = &self.counts[generation + 1];
             next.set(next.get() + 1);

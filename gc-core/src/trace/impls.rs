@@ -295,6 +295,6 @@ containers! {
 
 #[cfg(feature = "smallvec")]
 containers! {
-    [A: smallvec::Array] smallvec::SmallVec<A> => |s, t| s.iter().for_each(|x| x.trace(t)),
+    [A: smallvec::Array<Item: Trace>] smallvec::SmallVec<A> => |s, t| s.iter().for_each(|x| x.trace(t)),
         may: <A::Item as Trace>::may_contain_gc();
 }
