@@ -603,7 +603,7 @@ fn b_set_finalizer(_: &Interp, mut a: Vec<Value>) -> R {
     };
     if !is_procedure(&f) && !matches!(f, Value::Bool(false)) {
         return Err(err(
-            "set-finalizer!: expected a procedure of no arguments (or #f)",
+            "set-finalizer!: expected a procedure of no arguments or of the record (or #f)",
         ));
     }
     let new = if f.truthy() { Some(f) } else { None };

@@ -308,8 +308,9 @@ impl Interp {
             if pending.is_empty() {
                 return;
             }
-            for thunk in pending {
-                if let Err(e) = self.apply(thunk, Vec::new(), line) {
+            for (proc_, record) in pending {
+                let args = record.map(Value::Record).into_iter().collect();
+                if let Err(e) = self.apply(proc_, args, line) {
                     self.flush();
                     eprintln!("{}", e.with_context("in finalizer"));
                 }

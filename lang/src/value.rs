@@ -57,12 +57,17 @@ pub struct Record {
     pub rtype: Gc<RecordType>,
     /// Field values.
     pub fields: RefCell<Vec<Value>>,
-    /// A procedure of no arguments run once when the record dies (`set-finalizer!`).
+    /// A procedure run once when the record dies (`set-finalizer!`), with no arguments or
+    /// with the record itself if it takes one.
     pub finalizer: RefCell<Option<Value>>,
 }
 
+/// A finalizer procedure waiting to run, and the record it gets (for a procedure that
+/// takes one argument; holding it resurrects the record until the procedure has run).
+pub type PendingFinalizer = (Value, Option<Gc<Record>>);
+
 thread_local! {
-    static PENDING_FINALIZERS: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+    static PENDING_FINALIZERS: RefCell<Vec<PendingFinalizer>> = const { RefCell::new(Vec::new()) };
     static HAS_PENDING: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -71,14 +76,18 @@ impl Finalize for Record {
     /// interpreter must not be re-entered: the thunk is queued, and the interpreter runs it
     /// at its next safe point (right after the current procedure call returns).
     fn finalize(&self) {
-        let thunk = match self.finalizer.try_borrow_mut() {
+        let proc_ = match self.finalizer.try_borrow_mut() {
             Ok(mut slot) => slot.take(),
             Err(_) => None,
         };
-        if let Some(thunk) = thunk {
+        if let Some(proc_) = proc_ {
+            // Python's `__del__(self)`: a procedure of one argument gets the record.
+            let record = takes_one_argument(&proc_)
+                .then(|| Gc::finalizing(self))
+                .flatten();
             PENDING_FINALIZERS.with(|p| {
                 if let Ok(mut p) = p.try_borrow_mut() {
-                    p.push(thunk);
+                    p.push((proc_, record));
                     HAS_PENDING.with(|h| h.set(true));
                 }
             });
@@ -92,8 +101,16 @@ pub fn has_pending_finalizers() -> bool {
     HAS_PENDING.with(Cell::get)
 }
 
-/// Takes the finalizer thunks queued since the last call (oldest first).
-pub fn take_pending_finalizers() -> Vec<Value> {
+/// Whether a finalizer procedure takes the record as its argument.
+fn takes_one_argument(proc_: &Value) -> bool {
+    match proc_ {
+        Value::Closure(c) => c.lambda.nparams == 1 || (c.lambda.nparams == 0 && c.lambda.rest),
+        _ => false,
+    }
+}
+
+/// Takes the finalizer procedures queued since the last call (oldest first).
+pub fn take_pending_finalizers() -> Vec<PendingFinalizer> {
     if !HAS_PENDING.with(Cell::get) {
         return Vec::new();
     }

@@ -214,6 +214,31 @@ fn finalizer_runs_once_for_a_collected_cycle() {
 }
 
 #[test]
+fn a_finalizer_of_one_argument_gets_its_record() {
+    let src = "\
+(define-record-type cell (make-cell v) cell? (v cell-v set-cell-v!))
+(define saved #f)
+(define a (make-cell 42))
+(set-cell-v! a a)
+(set-finalizer! a (lambda (self) (set! saved self)))
+(set! a #f)
+(gc-collect)
+(display (cell? saved))
+(display \" \")
+(display (eq? (cell-v saved) saved))
+(set! saved #f)
+(display \" \")
+(display (gc-collect))
+";
+    let out = run_script("fin_self", src);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    // The record came back (resurrected through its finalizer), intact; once let go it is
+    // freed by the next collection without a second finalizer call.
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "#t #t 1");
+}
+
+#[test]
 fn missing_script_file() {
     let out = Command::new(env!("CARGO_BIN_EXE_gc-scheme"))
         .arg("/nonexistent/x.scm")
