@@ -66,6 +66,8 @@ pub struct GcHeap {
     thresholds: [Cell<usize>; NUM_GENERATIONS],
     /// The byte trigger (`set_memory_threshold`), if on.
     memory_threshold: Cell<Option<usize>>,
+    /// Whether it is on (one load on the allocation path when it is off).
+    memory_trigger_on: Cell<bool>,
     /// Bytes that may still be allocated before the byte trigger calls for a collection
     /// (`usize::MAX` when it is off).
     memory_budget: Cell<usize>,
@@ -176,6 +178,7 @@ impl GcHeap {
             counts: Default::default(),
             thresholds: DEFAULT_THRESHOLDS.map(Cell::new),
             memory_threshold: Cell::new(None),
+            memory_trigger_on: Cell::new(false),
             memory_budget: Cell::new(usize::MAX),
             enabled: Cell::new(true),
             phase: Cell::new(CollectorPhase::Idle),
@@ -210,7 +213,7 @@ impl GcHeap {
     /// layout's size, or more for a slice), with a strong count of 1 and an uninitialised
     /// value; a tracked one joins generation 0 (or `pending` during a walk). Counting the
     /// allocation, and any collection it calls for, is the caller's (`policy`), before this.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn alloc_object(
         &self,
         layout_ptr: NonNull<TypeLayout>,
@@ -250,7 +253,7 @@ impl GcHeap {
 
     /// A block from the pools (`pooled`: at most 512 bytes, aligned to 16) or from the
     /// system allocator.
-    #[inline]
+    #[inline(always)]
     fn alloc_block(&self, size: usize, align: usize, pooled: bool) -> Option<NonNull<u8>> {
         if pooled {
             // SAFETY: the allocator calls no user code, so this borrow is unique.
@@ -471,17 +474,20 @@ impl GcHeap {
     /// Counts `bytes` about to be allocated against the byte trigger; returns whether a
     /// collection is due by it (collection enabled and none running). Off by default, when
     /// it never is.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn count_allocated_bytes(&self, bytes: usize) -> bool {
+        self.memory_trigger_on.get() && self.count_allocated_bytes_slow(bytes)
+    }
+
+    #[cold]
+    fn count_allocated_bytes_slow(&self, bytes: usize) -> bool {
         let budget = self.memory_budget.get();
         if bytes < budget {
             self.memory_budget.set(budget - bytes);
             return false;
         }
         self.memory_budget.set(0);
-        self.memory_threshold.get().is_some()
-            && self.enabled.get()
-            && self.phase.get() == CollectorPhase::Idle
+        self.enabled.get() && self.phase.get() == CollectorPhase::Idle
     }
 
     /// The byte trigger's threshold.
@@ -492,6 +498,7 @@ impl GcHeap {
     /// Sets the byte trigger (`None`: off) and starts its count afresh.
     pub(crate) fn set_memory_threshold(&self, threshold: Option<usize>) {
         self.memory_threshold.set(threshold);
+        self.memory_trigger_on.set(threshold.is_some());
         self.reset_memory_budget();
     }
 
