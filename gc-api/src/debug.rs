@@ -11,6 +11,22 @@ use std::fmt::Write;
 /// called from a finalizer, a weak callback or a `Drop` during a collection) are drawn
 /// red; finalized ones dashed; dead ones (value dropped) grey. Render with
 /// `dot -Tsvg heap.dot > heap.svg`.
+///
+/// Each node's `refs=` is its strong count less the one this function holds while it
+/// draws.
+///
+/// ```
+/// use gc_api::{Gc, GcAny, debug};
+///
+/// let leaf = Gc::new(7u32);
+/// let root = Gc::new(vec![leaf.clone(), leaf.clone()]);
+/// let dot = debug::dump_dot(&[GcAny::from(root)]);
+/// assert!(dot.starts_with("digraph heap {"));
+/// assert!(dot.contains(&format!("{:#x}", Gc::id(&leaf))));
+/// assert_eq!(dot.matches("n0 -> n1;").count(), 2, "two edges from the Vec to one leaf");
+/// assert!(dot.contains("refs=3"), "the leaf: `leaf` and the Vec's two handles");
+/// // std::fs::write("heap.dot", dot)?;
+/// ```
 pub fn dump_dot(roots: &[GcAny]) -> String {
     let mut ids: HashMap<usize, usize> = HashMap::new();
     let mut order: Vec<GcAny> = Vec::new();

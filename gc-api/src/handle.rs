@@ -132,6 +132,16 @@ impl<T: Trace + Finalize + 'static> Gc<T> {
     ///
     /// # Panics
     /// Aborts through `handle_alloc_error` when out of memory.
+    ///
+    /// ```
+    /// use gc_api::Gc;
+    ///
+    /// let numbers = Gc::new(vec![1, 2, 3]);
+    /// assert_eq!(numbers.len(), 3); // `Deref` gives the value
+    /// assert!(!Gc::is_tracked(&numbers), "a Vec<i32> can hold no Gc: refcounting only");
+    /// let nested = Gc::new(vec![numbers.clone()]);
+    /// assert!(Gc::is_tracked(&nested), "a Vec<Gc<_>> can be part of a cycle");
+    /// ```
     #[inline]
     pub fn new(value: T) -> Gc<T> {
         match Gc::try_new(value) {
@@ -295,6 +305,34 @@ impl<T: Trace + Finalize + Clone + 'static> Gc<T> {
 
 impl<T: ?Sized + 'static> Gc<T> {
     /// The value, or `None` if the collector dropped it.
+    ///
+    /// A handle sees a dropped value only when a `Drop` impl moved a handle out of garbage
+    /// that the collector was freeing (or an `unsafe impl Trace` broke its contract);
+    /// `Deref` panics there, `try_deref` answers `None`.
+    ///
+    /// ```
+    /// use gc_api::{Finalize, Gc, Trace};
+    /// use std::cell::RefCell;
+    ///
+    /// thread_local! { static ESCAPED: RefCell<Vec<Gc<Node>>> = const { RefCell::new(Vec::new()) }; }
+    ///
+    /// #[derive(Trace, Finalize)]
+    /// struct Node { next: RefCell<Option<Gc<Node>>> }
+    /// impl Drop for Node {
+    ///     fn drop(&mut self) {
+    ///         // Smuggles a handle out of the garbage being freed (don't do this).
+    ///         ESCAPED.with(|e| e.borrow_mut().extend(self.next.take()));
+    ///     }
+    /// }
+    ///
+    /// let n = Gc::new(Node { next: RefCell::new(None) });
+    /// assert!(Gc::try_deref(&n).is_some());
+    /// *n.next.borrow_mut() = Some(n.clone());
+    /// drop(n);
+    /// gc_api::collect(); // drops the value in place; its `Drop` keeps a handle
+    /// let ghost = ESCAPED.with(|e| e.borrow_mut().pop()).unwrap();
+    /// assert!(Gc::try_deref(&ghost).is_none());
+    /// ```
     #[inline]
     pub fn try_deref(this: &Self) -> Option<&T> {
         // SAFETY: the handle keeps the object live for the borrow, and it holds a `T`; a
@@ -328,19 +366,68 @@ impl<T: ?Sized + 'static> Gc<T> {
         }
     }
 
-    /// Whether the collector dropped the value (the handle outlived its garbage cycle).
+    /// Whether the collector dropped the value (the handle outlived its garbage cycle; see
+    /// [`Gc::try_deref`] for how).
+    ///
+    /// ```
+    /// use gc_api::{Finalize, Gc, Trace};
+    /// use std::cell::RefCell;
+    ///
+    /// thread_local! { static ESCAPED: RefCell<Option<Gc<Node>>> = const { RefCell::new(None) }; }
+    ///
+    /// #[derive(Trace, Finalize)]
+    /// struct Node { me: RefCell<Option<Gc<Node>>> }
+    /// impl Drop for Node {
+    ///     fn drop(&mut self) {
+    ///         ESCAPED.with(|e| *e.borrow_mut() = self.me.take()); // don't do this
+    ///     }
+    /// }
+    ///
+    /// let n = Gc::new(Node { me: RefCell::new(None) });
+    /// *n.me.borrow_mut() = Some(n.clone());
+    /// assert!(!Gc::is_dead(&n));
+    /// drop(n);
+    /// gc_api::collect();
+    /// let ghost = ESCAPED.with(|e| e.borrow_mut().take()).unwrap();
+    /// assert!(Gc::is_dead(&ghost));
+    /// ```
     pub fn is_dead(this: &Self) -> bool {
         // SAFETY: the handle keeps the object live.
         unsafe { raw::is_dead(this.obj()) }
     }
 
     /// A stable address, unique among live objects (Python's `id()`).
+    ///
+    /// ```
+    /// use gc_api::Gc;
+    ///
+    /// let a = Gc::new(1);
+    /// let b = Gc::new(1);
+    /// assert_eq!(Gc::id(&a), Gc::id(&a.clone()), "clones are one object");
+    /// assert_ne!(Gc::id(&a), Gc::id(&b));
+    /// let found = gc_api::object_at(Gc::id(&a)).unwrap(); // and back
+    /// assert!(Gc::ptr_eq(&found.downcast::<i32>().unwrap(), &a));
+    /// ```
     #[inline]
     pub fn id(this: &Self) -> usize {
         this.obj().addr()
     }
 
     /// Strong handles to the object (Python's `sys.getrefcount`, without the argument's).
+    /// Handles held by other objects count too; weak references do not.
+    ///
+    /// ```
+    /// use gc_api::Gc;
+    ///
+    /// let a = Gc::new("text");
+    /// assert_eq!(Gc::strong_count(&a), 1);
+    /// let list = Gc::new(vec![a.clone(), a.clone()]);
+    /// let weak = Gc::downgrade(&a);
+    /// assert_eq!(Gc::strong_count(&a), 3);
+    /// drop(list);
+    /// assert_eq!(Gc::strong_count(&a), 1);
+    /// # drop(weak);
+    /// ```
     pub fn strong_count(this: &Self) -> usize {
         // SAFETY: the handle keeps the object live.
         unsafe { raw::strong_count(this.obj()) }
@@ -360,19 +447,61 @@ impl<T: ?Sized + 'static> Gc<T> {
         unsafe { raw::weak_count(this.obj()) }
     }
 
-    /// Whether two handles are the same object (Python's `is`).
+    /// Whether two handles are the same object (Python's `is`); `==` compares values.
+    ///
+    /// ```
+    /// use gc_api::Gc;
+    ///
+    /// let a = Gc::new(String::from("x"));
+    /// let b = Gc::new(String::from("x"));
+    /// assert!(a == b && !Gc::ptr_eq(&a, &b));
+    /// assert!(Gc::ptr_eq(&a, &a.clone()));
+    /// ```
     #[inline]
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
         a.obj() == b.obj()
     }
 
-    /// Whether the collector tracks the object (false for types that hold no `Gc`).
+    /// Whether the collector tracks the object (false for types that hold no `Gc`: see
+    /// [`Trace::may_contain_gc`]). Untracked objects are freed by refcounting alone and
+    /// cost a collection nothing.
+    ///
+    /// ```
+    /// use gc_api::Gc;
+    ///
+    /// assert!(!Gc::is_tracked(&Gc::new(String::from("leaf"))));
+    /// assert!(!Gc::is_tracked(&Gc::new(vec![0u8; 4])));
+    /// assert!(Gc::is_tracked(&Gc::new(vec![Gc::new(0u8)])));
+    /// assert!(Gc::is_tracked(&Gc::new(std::cell::RefCell::new(None::<Gc<u8>>))));
+    /// ```
     pub fn is_tracked(this: &Self) -> bool {
         // SAFETY: the handle keeps the object live.
         unsafe { raw::is_tracked(this.obj()) }
     }
 
-    /// Whether the object's finalizer has run.
+    /// Whether the object's finalizer has run (only a resurrected object, or one a `Drop`
+    /// smuggled out of garbage, can be seen with it run).
+    ///
+    /// ```
+    /// use gc_api::{Finalize, Gc, Trace};
+    /// use std::cell::RefCell;
+    ///
+    /// thread_local! { static SAVED: RefCell<Option<Gc<Lazarus>>> = const { RefCell::new(None) }; }
+    ///
+    /// #[derive(Trace)]
+    /// struct Lazarus;
+    /// impl Finalize for Lazarus {
+    ///     fn finalize(&self) {
+    ///         SAVED.with(|s| *s.borrow_mut() = Gc::finalizing(self)); // resurrects it
+    ///     }
+    /// }
+    ///
+    /// let l = Gc::new(Lazarus);
+    /// assert!(!Gc::is_finalized(&l));
+    /// drop(l);
+    /// let l = SAVED.with(|s| s.borrow_mut().take()).unwrap();
+    /// assert!(Gc::is_finalized(&l));
+    /// ```
     pub fn is_finalized(this: &Self) -> bool {
         // SAFETY: the handle keeps the object live.
         unsafe { raw::is_finalized(this.obj()) }
@@ -425,6 +554,19 @@ impl<T: ?Sized + 'static> Gc<T> {
     /// # Safety
     /// `ptr` comes from `Gc::<T>::into_raw` on this thread (for an unsized `T`, from the
     /// same `T`), and each such pointer is given back at most once.
+    ///
+    /// ```
+    /// use gc_api::Gc;
+    ///
+    /// let g = Gc::new(vec![1, 2]);
+    /// let raw = Gc::into_raw(g.clone()); // e.g. to pass through C as a `void *`
+    /// assert_eq!(Gc::strong_count(&g), 2, "the raw pointer holds a reference");
+    /// // SAFETY: `raw` comes from `into_raw` on this thread, and is given back once.
+    /// let back = unsafe { Gc::from_raw(raw) };
+    /// assert!(Gc::ptr_eq(&g, &back));
+    /// drop(back);
+    /// assert_eq!(Gc::strong_count(&g), 1);
+    /// ```
     pub unsafe fn from_raw(ptr: *const T) -> Gc<T> {
         // SAFETY: the value pointer of a live object of `T` (caller: its handle's
         // reference keeps it).
@@ -691,41 +833,107 @@ impl GcAny {
     }
 
     /// The object's id (same as `Gc::id`).
+    ///
+    /// ```
+    /// use gc_api::{Gc, GcAny};
+    ///
+    /// let g = Gc::new(1u8);
+    /// let any = GcAny::from(g.clone());
+    /// assert_eq!(any.id(), Gc::id(&g));
+    /// ```
     pub fn id(&self) -> usize {
         self.obj.addr()
     }
 
-    /// The Rust type name of the value.
+    /// The Rust type name of the value (`std::any::type_name`, so for people, not for
+    /// matching: use [`GcAny::is`] and [`GcAny::downcast`] for that).
+    ///
+    /// ```
+    /// let any = gc_api::GcAny::from(gc_api::Gc::new(vec![1u16]));
+    /// assert_eq!(any.type_name(), std::any::type_name::<Vec<u16>>());
+    /// ```
     pub fn type_name(&self) -> &'static str {
         // SAFETY: the handle keeps the object live.
         unsafe { raw::type_name(self.obj) }
     }
 
     /// Whether the collector tracks the object.
+    ///
+    /// ```
+    /// let tracked = gc_api::Gc::new(vec![gc_api::Gc::new(1u8)]);
+    /// let objects = gc_api::get_objects(None).unwrap(); // only tracked objects are listed
+    /// assert!(objects.iter().all(gc_api::GcAny::is_tracked));
+    /// assert!(!gc_api::GcAny::from(gc_api::Gc::new(1u8)).is_tracked());
+    /// # drop(tracked);
+    /// ```
     pub fn is_tracked(&self) -> bool {
         // SAFETY: the handle keeps the object live.
         unsafe { raw::is_tracked(self.obj) }
     }
 
-    /// Whether the collector dropped the value.
+    /// Whether the collector dropped the value (see [`Gc::is_dead`] for how a handle can
+    /// outlive its value).
+    ///
+    /// ```
+    /// use gc_api::{Finalize, Gc, GcAny, Trace};
+    /// use std::cell::RefCell;
+    ///
+    /// thread_local! { static ESCAPED: RefCell<Option<GcAny>> = const { RefCell::new(None) }; }
+    ///
+    /// #[derive(Trace, Finalize)]
+    /// struct Node { me: RefCell<Option<GcAny>> }
+    /// impl Drop for Node {
+    ///     fn drop(&mut self) {
+    ///         ESCAPED.with(|e| *e.borrow_mut() = self.me.take()); // don't do this
+    ///     }
+    /// }
+    ///
+    /// let n = Gc::new(Node { me: RefCell::new(None) });
+    /// *n.me.borrow_mut() = Some(n.clone().into());
+    /// drop(n);
+    /// gc_api::collect();
+    /// let ghost = ESCAPED.with(|e| e.borrow_mut().take()).unwrap();
+    /// assert!(ghost.is_dead());
+    /// ```
     pub fn is_dead(&self) -> bool {
         // SAFETY: the handle keeps the object live.
         unsafe { raw::is_dead(self.obj) }
     }
 
-    /// Strong handles to the object.
+    /// Strong handles to the object (this one included).
+    ///
+    /// ```
+    /// let g = gc_api::Gc::new(1u8);
+    /// let any = gc_api::GcAny::from(g.clone());
+    /// assert_eq!(any.strong_count(), 2);
+    /// ```
     pub fn strong_count(&self) -> usize {
         // SAFETY: the handle keeps the object live.
         unsafe { raw::strong_count(self.obj) }
     }
 
     /// Whether the value is a `T`.
+    ///
+    /// ```
+    /// let any = gc_api::GcAny::from(gc_api::Gc::new(1u8));
+    /// assert!(any.is::<u8>());
+    /// assert!(!any.is::<u16>());
+    /// ```
     pub fn is<T: 'static>(&self) -> bool {
         // SAFETY: the handle keeps the object live.
         unsafe { raw::type_id(self.obj) == TypeId::of::<T>() }
     }
 
     /// The typed handle, or `self` back if the value is not a `T`.
+    ///
+    /// ```
+    /// use gc_api::{Gc, GcAny};
+    ///
+    /// let any: GcAny = Gc::new(String::from("s")).into();
+    /// let any = any.downcast::<u8>().unwrap_err(); // not a u8: the handle comes back
+    /// let s: Gc<String> = any.downcast().unwrap();
+    /// assert_eq!(*s, "s");
+    /// ```
     pub fn downcast<T: 'static>(self) -> Result<Gc<T>, GcAny> {
         if self.is::<T>() {
             let obj = self.obj;
@@ -737,7 +945,16 @@ impl GcAny {
         }
     }
 
-    /// Whether two handles are the same object.
+    /// Whether two handles are the same object (as `==` on `GcAny`).
+    ///
+    /// ```
+    /// use gc_api::{Gc, GcAny};
+    ///
+    /// let g = Gc::new(1u8);
+    /// let a = GcAny::from(g.clone());
+    /// assert!(GcAny::ptr_eq(&a, &GcAny::from(g)));
+    /// assert!(!GcAny::ptr_eq(&a, &GcAny::from(Gc::new(1u8))));
+    /// ```
     pub fn ptr_eq(a: &GcAny, b: &GcAny) -> bool {
         a.obj == b.obj
     }
@@ -897,6 +1114,29 @@ impl<T: ?Sized + 'static> Weak<T> {
     /// from outside the heap, so a cycle through the callback (a `Gc` of the target
     /// captured by its own weak reference's callback) is never collected. Capture a
     /// `Weak`, or use [`Weak::with_traced_callback`], whose state the collector sees.
+    ///
+    /// ```
+    /// use gc_api::{Gc, Weak};
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// let calls = Rc::new(Cell::new(0));
+    /// let counter = calls.clone();
+    /// let target = Gc::new("cache entry");
+    /// let w = Weak::with_callback(&target, move || counter.set(counter.get() + 1));
+    /// let w2 = w.clone(); // clones share the one callback
+    /// drop(target);
+    /// assert_eq!(calls.get(), 1);
+    /// assert!(w2.upgrade().is_none());
+    ///
+    /// // A weak reference dropped before its target never calls back.
+    /// let target = Gc::new("other");
+    /// let counter = calls.clone();
+    /// drop(Weak::with_callback(&target, move || counter.set(counter.get() + 1)));
+    /// drop(target);
+    /// assert_eq!(calls.get(), 1);
+    /// # drop(w);
+    /// ```
     pub fn with_callback(target: &Gc<T>, callback: impl FnOnce() + 'static) -> Weak<T> {
         Weak::make(target, Some(Box::new(PlainCallback(callback))))
     }
@@ -926,7 +1166,18 @@ impl<T: ?Sized + 'static> Weak<T> {
         )
     }
 
-    /// The target, if it is still alive.
+    /// The target, if it is still alive, as a new strong handle.
+    ///
+    /// ```
+    /// use gc_api::Gc;
+    ///
+    /// let g = Gc::new(3u8);
+    /// let w = Gc::downgrade(&g);
+    /// let strong = w.upgrade().unwrap();
+    /// assert!(Gc::ptr_eq(&strong, &g));
+    /// drop((g, strong));
+    /// assert!(w.upgrade().is_none());
+    /// ```
     pub fn upgrade(&self) -> Option<Gc<T>> {
         let cell = self.cell.as_ref()?;
         // SAFETY: the handle keeps the cell live; it was made by `new_weak_cell`.
@@ -943,17 +1194,49 @@ impl<T: ?Sized + 'static> Weak<T> {
     }
 
     /// Whether the target is gone.
+    ///
+    /// ```
+    /// let g = gc_api::Gc::new(1u8);
+    /// let w = gc_api::Gc::downgrade(&g);
+    /// assert!(!w.is_dead());
+    /// drop(g);
+    /// assert!(w.is_dead());
+    /// ```
     pub fn is_dead(&self) -> bool {
         self.upgrade().is_none()
     }
 
     /// Strong handles to the target (0 once it is gone).
+    ///
+    /// ```
+    /// let g = gc_api::Gc::new(1u8);
+    /// let w = gc_api::Gc::downgrade(&g);
+    /// let g2 = g.clone();
+    /// assert_eq!(w.strong_count(), 2);
+    /// drop((g, g2));
+    /// assert_eq!(w.strong_count(), 0);
+    /// ```
     pub fn strong_count(&self) -> usize {
         self.upgrade().map_or(0, |g| Gc::strong_count(&g) - 1)
     }
 
     /// Whether two weak handles are clones of one weak reference (or both made by
-    /// [`Weak::new`]).
+    /// [`Weak::new`]). Unlike `std::rc::Weak::ptr_eq`, two weak references made by separate
+    /// [`Gc::downgrade`] calls differ even when their target is the same (each is its own
+    /// Python `weakref.ref`, with its own callback); compare targets through
+    /// [`Weak::upgrade`] and [`Gc::ptr_eq`].
+    ///
+    /// ```
+    /// use gc_api::{Gc, Weak};
+    ///
+    /// let g = Gc::new(1u8);
+    /// let w1 = Gc::downgrade(&g);
+    /// let w2 = w1.clone();
+    /// let w3 = Gc::downgrade(&g);
+    /// assert!(Weak::ptr_eq(&w1, &w2));
+    /// assert!(!Weak::ptr_eq(&w1, &w3));
+    /// assert!(Gc::ptr_eq(&w1.upgrade().unwrap(), &w3.upgrade().unwrap()));
+    /// ```
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
         match (&a.cell, &b.cell) {
             (Some(x), Some(y)) => GcAny::ptr_eq(x, y),

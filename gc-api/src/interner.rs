@@ -61,6 +61,11 @@ const FIRST_PRUNE: usize = 64;
 
 impl<T: Trace + Finalize + Eq + Hash + 'static> Interner<T> {
     /// An empty interner.
+    ///
+    /// ```
+    /// let numbers = gc_api::Interner::<u64>::new();
+    /// assert!(numbers.is_empty());
+    /// ```
     pub fn new() -> Self {
         Interner {
             buckets: RefCell::default(),
@@ -71,6 +76,19 @@ impl<T: Trace + Finalize + Eq + Hash + 'static> Interner<T> {
     }
 
     /// The object equal to `value`, made if none is alive.
+    ///
+    /// ```
+    /// use gc_api::{Gc, Interner};
+    ///
+    /// let small_ints: Interner<i64> = Interner::new();
+    /// let a = small_ints.intern(256);
+    /// let b = small_ints.intern(256);
+    /// let c = small_ints.intern(257);
+    /// assert!(Gc::ptr_eq(&a, &b) && !Gc::ptr_eq(&a, &c));
+    /// drop((a, b));
+    /// assert!(small_ints.get(&256).is_none(), "held weakly: gone with its last handle");
+    /// assert_eq!(*small_ints.intern(256), 256); // made anew
+    /// ```
     pub fn intern(&self, value: T) -> Gc<T> {
         let hash = self.hasher.hash_one(&value);
         if let Some(existing) = self.find(hash, &value) {
@@ -96,12 +114,30 @@ impl<T: Trace + Finalize + Eq + Hash + 'static> Interner<T> {
         made
     }
 
-    /// The live object equal to `value`, if any.
+    /// The live object equal to `value`, if any (never makes one).
+    ///
+    /// ```
+    /// let names = gc_api::Interner::<String>::new();
+    /// assert!(names.get(&"x".to_string()).is_none());
+    /// let x = names.intern("x".to_string());
+    /// assert!(gc_api::Gc::ptr_eq(&names.get(&"x".to_string()).unwrap(), &x));
+    /// ```
     pub fn get(&self, value: &T) -> Option<Gc<T>> {
         self.find(self.hasher.hash_one(value), value)
     }
 
     /// Interned objects still alive.
+    ///
+    /// ```
+    /// let names = gc_api::Interner::<&'static str>::new();
+    /// let a = names.intern("a");
+    /// let b = names.intern("b");
+    /// let a2 = names.intern("a");
+    /// assert_eq!(names.len(), 2);
+    /// drop(b);
+    /// assert_eq!(names.len(), 1);
+    /// # drop((a, a2));
+    /// ```
     pub fn len(&self) -> usize {
         self.buckets
             .borrow()
@@ -112,6 +148,14 @@ impl<T: Trace + Finalize + Eq + Hash + 'static> Interner<T> {
     }
 
     /// Whether no interned object is alive.
+    ///
+    /// ```
+    /// let names = gc_api::Interner::<&'static str>::new();
+    /// let a = names.intern("a");
+    /// assert!(!names.is_empty());
+    /// drop(a);
+    /// assert!(names.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -56,11 +56,24 @@ pub struct MallocStats {
 
 impl MallocStats {
     /// Bytes mapped for arenas: `arenas_current * ARENA_SIZE`.
+    ///
+    /// ```
+    /// use gc_core::alloc::{ARENA_SIZE, MallocStats};
+    ///
+    /// let stats = MallocStats { arenas_current: 2, ..MallocStats::default() };
+    /// assert_eq!(stats.mapped_bytes(), 2 * ARENA_SIZE);
+    /// ```
     pub fn mapped_bytes(&self) -> usize {
         self.arenas_current * ARENA_SIZE
     }
 
     /// The sum of the byte breakdown; equals [`MallocStats::mapped_bytes`].
+    ///
+    /// ```
+    /// // `gc_api::malloc_stats()` in gc-api.
+    /// let stats = gc_core::control::malloc_stats();
+    /// assert_eq!(stats.total(), stats.mapped_bytes());
+    /// ```
     pub fn total(&self) -> usize {
         self.bytes_in_allocated_blocks
             + self.bytes_in_available_blocks
@@ -72,6 +85,15 @@ impl MallocStats {
     }
 
     /// Blocks in use over all classes.
+    ///
+    /// ```
+    /// use gc_core::alloc::MallocStats;
+    ///
+    /// let mut stats = MallocStats::default();
+    /// stats.classes[0].blocks_in_use = 3;
+    /// stats.classes[5].blocks_in_use = 4;
+    /// assert_eq!(stats.blocks_in_use(), 7);
+    /// ```
     pub fn blocks_in_use(&self) -> usize {
         self.classes.iter().map(|c| c.blocks_in_use).sum()
     }

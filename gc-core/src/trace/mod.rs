@@ -49,8 +49,23 @@ use crate::object::{Links, Obj};
 /// [`Trace::may_contain_gc`] returning `false` declares that no value of the type ever holds
 /// a `Gc`: its objects are not tracked (pure refcounting, like CPython's atomic objects).
 ///
+/// # `Rc` and `Arc` are leaves
+///
+/// `Rc<T>` and `Arc<T>` are `Trace` for every `T`, but report nothing. A value shared by
+/// several owners cannot report its handles once per owner: each `Rc` pointing at it would
+/// report the same handles, and the collector would subtract them more than once (rule 2
+/// above). So a `Gc` inside an `Rc` is never seen: it counts as a root for as long as the
+/// `Rc` lives, and a cycle that runs through it is never collected (it leaks, as any `Rc`
+/// cycle would). Instead, hold a `Gc` where you would share with an `Rc` (a `Gc` is
+/// shared and traced), or mark with `#[gc(skip)]` a field that never reaches a `Gc`
+/// anyway.
+///
+/// # Trait objects
+///
 /// `Trace` is dyn-compatible, so it can be the supertrait of a trait whose objects live in a
-/// `Gc<dyn Trait>`.
+/// `Gc<dyn Trait>` (gc-api's `coerce_gc!` makes one). `Box<dyn Trace>` is `Trace`; for
+/// `Box<dyn Trait>` of your own trait (with `Trace` as a supertrait), the orphan rule leaves
+/// the impl to your crate, and `gc_api::trace_box_dyn!(Trait)` writes it.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not implement `Trace`, so a value holding it cannot be traced",
     label = "`{Self}` is not `Trace`",
@@ -63,7 +78,18 @@ pub unsafe trait Trace {
 
     /// Whether a value of this type can hold a `Gc` (false: its objects are untracked).
     /// The answer must not depend on anything but the type; it is asked once per
-    /// allocation and folds to a constant.
+    /// allocation and folds to a constant. Containers answer for their elements; `Rc` and
+    /// `Arc` are leaves (see above).
+    ///
+    /// ```
+    /// use gc_core::Trace;
+    /// use std::rc::Rc;
+    ///
+    /// assert!(!String::may_contain_gc());
+    /// assert!(!<Vec<Option<u32>>>::may_contain_gc());
+    /// assert!(<Vec<Box<dyn Trace>>>::may_contain_gc()); // what the box holds is unknown
+    /// assert!(!<Rc<Box<dyn Trace>>>::may_contain_gc()); // a leaf
+    /// ```
     #[inline(always)]
     fn may_contain_gc() -> bool
     where
@@ -75,15 +101,57 @@ pub unsafe trait Trace {
 
 /// A finalizer (Python's `__del__`, PEP 442 semantics): runs at most once per object,
 /// before the object's value is dropped, while everything it references is intact.
-/// A finalizer may resurrect its object (store a handle to it somewhere reachable);
-/// the object then survives and is later freed without a second finalizer call.
+///
+/// `#[derive(Finalize)]` declares that there is none ([`Finalize::has_finalizer`] false),
+/// as almost every type wants; a hand-written `impl Finalize` has one (`has_finalizer`
+/// defaults to true) and overrides [`Finalize::finalize`].
+///
+/// # When it runs
+///
+/// - **Dying by refcounting** (the last handle dropped): the finalizer runs right there,
+///   then the value is dropped. Weak references to the object still upgrade during the
+///   finalizer.
+/// - **In a garbage cycle**: the collector first clears every weak reference to the
+///   cycle's objects (and runs the callbacks of those that are not garbage themselves),
+///   then calls the finalizer of every object of the cycle, then drops the values of
+///   whatever is still garbage. So a finalizer of a cycle member sees all the other members
+///   intact, but weak references to any of them already give `None` (CPython's order).
+///
+/// In either case, `Gc::finalizing(self)` (gc-api) gives a `Gc<Self>` of the object being
+/// finalized, to hand to user code as Python's `__del__(self)` does.
+///
+/// # Resurrection
+///
+/// A finalizer may resurrect its object: store a handle to it (from `Gc::finalizing`), or
+/// to any object it reaches, somewhere reachable. The object then survives (with what it
+/// references), and is freed later, when its last handle goes or a later collection finds
+/// it in garbage again, *without* a second finalizer call: a finalizer runs at most once
+/// per object. Weak references cleared before a cycle's finalizers ran stay cleared.
+///
+/// A panic in a finalizer is caught; the free or collection that ran it completes, and the
+/// panic is raised again after it.
 pub trait Finalize {
-    /// Called once, before the value is dropped.
+    /// Called once, before the value is dropped (never again if the object is
+    /// resurrected). The examples on gc-api's `Finalize` show it at work.
     fn finalize(&self) {}
 
     /// Whether `finalize` does anything (false: the collector never calls it).
     /// `#[derive(Finalize)]` says false; a hand-written impl says true unless it overrides
     /// this.
+    ///
+    /// ```
+    /// use gc_core::Finalize;
+    ///
+    /// struct Logger;
+    /// impl Finalize for Logger {
+    ///     fn finalize(&self) {
+    ///         eprintln!("logger closed");
+    ///     }
+    /// }
+    ///
+    /// assert!(Logger::has_finalizer());
+    /// assert!(!String::has_finalizer()); // std types have none
+    /// ```
     #[inline(always)]
     fn has_finalizer() -> bool
     where
@@ -148,7 +216,25 @@ impl std::fmt::Debug for Tracer<'_> {
 }
 
 impl<'v> Tracer<'v> {
-    /// A tracer that hands every edge to `visitor`.
+    /// A tracer that hands every edge to `visitor` (for introspection or a collector built
+    /// on gc-core; gc-api's users never make one).
+    ///
+    /// ```
+    /// use gc_core::{Obj, Trace, Tracer, Visit};
+    ///
+    /// /// Counts the edges a value reports.
+    /// struct Count(usize);
+    /// impl Visit for Count {
+    ///     unsafe fn visit(&mut self, _target: Obj) {
+    ///         self.0 += 1;
+    ///     }
+    /// }
+    ///
+    /// let value = (vec![1u32, 2], Some(String::from("no handles")));
+    /// let mut count = Count(0);
+    /// value.trace(&mut Tracer::new(&mut count));
+    /// assert_eq!(count.0, 0);
+    /// ```
     pub fn new(visitor: &'v mut dyn Visit) -> Tracer<'v> {
         Tracer {
             sink: Sink::Visitor(visitor),
@@ -219,26 +305,109 @@ impl<'v> Tracer<'v> {
     /// Says that the value being traced holds edges it cannot show right now (for example
     /// a `RefCell` that is mutably borrowed): the collector then counts the object as
     /// reachable for this collection, which is always safe.
+    ///
+    /// ```
+    /// use gc_core::{Obj, Trace, Tracer, Visit};
+    /// use std::cell::RefCell;
+    ///
+    /// struct Ignore;
+    /// impl Visit for Ignore {
+    ///     unsafe fn visit(&mut self, _target: Obj) {}
+    /// }
+    ///
+    /// // `RefCell`'s impl calls `report_hidden_edges` while the cell is mutably borrowed.
+    /// let cell: RefCell<Option<Box<dyn Trace>>> = RefCell::new(None);
+    /// let mut ignore = Ignore;
+    /// let mut tracer = Tracer::new(&mut ignore);
+    /// let guard = cell.borrow_mut();
+    /// cell.trace(&mut tracer);
+    /// assert!(tracer.hidden_edges());
+    /// drop(guard);
+    /// tracer.reset_hidden();
+    /// cell.trace(&mut tracer);
+    /// assert!(!tracer.hidden_edges());
+    /// ```
     pub fn report_hidden_edges(&mut self) {
         self.hidden = true;
     }
 
     /// Whether a value reported hidden edges since the last [`Tracer::reset_hidden`].
+    ///
+    /// ```
+    /// # struct Ignore;
+    /// # impl gc_core::Visit for Ignore {
+    /// #     unsafe fn visit(&mut self, _target: gc_core::Obj) {}
+    /// # }
+    /// let mut ignore = Ignore; // a `Visit` that does nothing
+    /// let mut tracer = gc_core::Tracer::new(&mut ignore);
+    /// assert!(!tracer.hidden_edges());
+    /// tracer.report_hidden_edges();
+    /// assert!(tracer.hidden_edges());
+    /// ```
     #[inline]
     pub fn hidden_edges(&self) -> bool {
         self.hidden
     }
 
     /// Forgets hidden edges reported so far (before tracing the next object).
+    ///
+    /// ```
+    /// # struct Ignore;
+    /// # impl gc_core::Visit for Ignore {
+    /// #     unsafe fn visit(&mut self, _target: gc_core::Obj) {}
+    /// # }
+    /// let mut ignore = Ignore; // a `Visit` that does nothing
+    /// let mut tracer = gc_core::Tracer::new(&mut ignore);
+    /// tracer.report_hidden_edges();
+    /// tracer.reset_hidden();
+    /// assert!(!tracer.hidden_edges());
+    /// ```
     #[inline]
     pub fn reset_hidden(&mut self) {
         self.hidden = false;
     }
 
-    /// Reports the edge to `target`: what handles' `Trace` impls call.
+    /// Reports the edge to `target`: what handles' `Trace` impls call (gc-api's `Gc`,
+    /// `Weak` and `GcAny` do; a type holding those passes the tracer on to them instead).
     ///
     /// # Safety
     /// `target` is a live object of the heap being traced, held by the handle reporting it.
+    ///
+    /// ```
+    /// use gc_core::raw::{self, GcBox};
+    /// use gc_core::{Obj, Trace, Tracer, Visit};
+    ///
+    /// /// An owning handle, built as gc-api's `Gc` is.
+    /// struct Handle(Obj);
+    /// // SAFETY: owns one strong reference and reports exactly that one.
+    /// unsafe impl Trace for Handle {
+    ///     fn trace(&self, tracer: &mut Tracer) {
+    ///         // SAFETY: the handle keeps its object live.
+    ///         unsafe { tracer.visit(self.0) }
+    ///     }
+    /// }
+    /// impl Drop for Handle {
+    ///     fn drop(&mut self) {
+    ///         // SAFETY: gives up the handle's reference.
+    ///         unsafe { raw::dec_strong(self.0) }
+    ///     }
+    /// }
+    ///
+    /// /// Records the edges a value reports.
+    /// struct Edges(Vec<Obj>);
+    /// impl Visit for Edges {
+    ///     unsafe fn visit(&mut self, target: Obj) {
+    ///         self.0.push(target);
+    ///     }
+    /// }
+    ///
+    /// let handle = Handle(GcBox::obj(raw::new_object(7u32).unwrap()));
+    /// let target = handle.0;
+    /// let value = (vec![handle], "text");
+    /// let mut edges = Edges(Vec::new());
+    /// value.trace(&mut Tracer::new(&mut edges));
+    /// assert_eq!(edges.0, [target]);
+    /// ```
     #[inline(always)]
     pub unsafe fn visit(&mut self, target: Obj) {
         match &mut self.sink {
