@@ -18,11 +18,15 @@
 //!   `<FieldType as ::gc_api::Trace>::trace(&field, tracer)` (for enums, only the
 //!   fields of the active variant, which are bound by reference in a `match`); a
 //!   field type that is not `Trace` is reported once, at that field;
-//! * sets `MAY_CONTAIN_GC` to the `||` of `MAY_CONTAIN_GC` of every traced
+//! * makes `may_contain_gc()` the `||` of `may_contain_gc()` of every traced
 //!   field type (over all variants, for enums). A type with no traced field
-//!   gets `false`, so its objects are not tracked by the cycle collector;
-//! * adds a `T: ::gc_api::Trace` bound for every type parameter `T`
-//!   (lifetimes and const parameters are kept unchanged).
+//!   gets `false`, so its objects are not tracked by the cycle collector; a
+//!   field whose type names the type itself counts as `true`;
+//! * adds a `T: ::gc_api::Trace` bound for each type parameter `T` that appears
+//!   in a traced field outside `Gc<...>`, `Weak<...>` and `PhantomData<...>`
+//!   (which are `Trace` whatever their parameter), unless `#[gc(bound = "...")]`
+//!   on the type gives the bounds instead (lifetimes and const parameters are
+//!   kept unchanged).
 //!
 //! ```ignore
 //! use gc_api::{Finalize, Gc, Trace};
@@ -51,13 +55,13 @@
 //! where
 //!     T: ::gc_api::Trace,
 //! {
-//!     const MAY_CONTAIN_GC: bool = false
-//!         || <T as ::gc_api::Trace>::MAY_CONTAIN_GC
-//!         || <Vec<Gc<Node<T>>> as ::gc_api::Trace>::MAY_CONTAIN_GC;
-//!
 //!     fn trace(&self, tracer: &mut ::gc_api::Tracer) {
 //!         <T as ::gc_api::Trace>::trace(&self.value, tracer);
 //!         <Vec<Gc<Node<T>>> as ::gc_api::Trace>::trace(&self.children, tracer);
+//!     }
+//!
+//!     fn may_contain_gc() -> bool {
+//!         false || <T as ::gc_api::Trace>::may_contain_gc() || true
 //!     }
 //! }
 //! ```
@@ -65,7 +69,7 @@
 //! ## `#[gc(skip)]`
 //!
 //! A field marked `#[gc(skip)]` is neither traced nor taken into account for
-//! `MAY_CONTAIN_GC`, and its type does not need to implement `Trace`. Use it
+//! `may_contain_gc()`, and its type does not need to implement `Trace`. Use it
 //! for fields that hold no `Gc` (counters, strings, handles to foreign
 //! resources, ...).
 //!
@@ -74,8 +78,20 @@
 //! strong reference. The consequence is that a cycle passing through such a
 //! field is never collected (it leaks), exactly as an `Rc` cycle would.
 //!
-//! `skip` is the only argument `#[gc(...)]` accepts, and it is only allowed on
-//! fields; anything else is a compile error.
+//! `skip` is the only argument `#[gc(...)]` accepts on a field.
+//!
+//! ## `#[gc(bound = "...")]`
+//!
+//! On the type, replaces the inferred `T: Trace` bounds with the given where-predicates
+//! (an empty string: no bounds), for parameters whose needs the derive cannot see:
+//!
+//! ```ignore
+//! #[derive(Trace, Finalize)]
+//! #[gc(bound = "T: ::gc_api::Trace + Clone")]
+//! struct Cache<T> { items: Vec<T> }
+//! ```
+//!
+//! Any other `#[gc(...)]` on the type, and any on an enum variant, is a compile error.
 //!
 //! # `#[derive(Finalize)]`
 //!
@@ -88,12 +104,14 @@
 //! // expands to
 //! #[automatically_derived]
 //! impl<T> ::gc_api::Finalize for Pair<T> {
-//!     const HAS_FINALIZER: bool = false;
+//!     fn has_finalizer() -> bool {
+//!         false
+//!     }
 //! }
 //! ```
 //!
 //! Types that need a finalizer implement `Finalize` by hand instead (leaving
-//! `HAS_FINALIZER` at its default `true`).
+//! `has_finalizer()` at its default `true`).
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
@@ -112,7 +130,7 @@ pub fn derive_trace(input: TokenStream) -> TokenStream {
         .into()
 }
 
-/// Derives `::gc_api::Finalize` with `HAS_FINALIZER = false`.
+/// Derives `::gc_api::Finalize` with `has_finalizer()` false (no finalizer).
 ///
 /// See the [crate documentation](crate) for details.
 #[proc_macro_derive(Finalize)]

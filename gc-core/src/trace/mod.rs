@@ -7,7 +7,7 @@
 //!
 //! The collector's per-edge operations, CPython's `visit_decref` (of `subtract_refs`) and
 //! `visit_reachable` (of `move_unreachable`), and the final garbage check's count, live in
-//! [`edges`], below the heap, so that every `trace` calls them without an indirect call.
+//! `edges`, below the heap, so that every `trace` calls them without an indirect call.
 //! Anything else (introspection, a collector of another flavour) drives the same `Trace`
 //! impls through the [`Visit`] trait.
 
