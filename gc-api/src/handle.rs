@@ -531,6 +531,8 @@ impl<T: ?Sized + 'static> Gc<T> {
         // SAFETY: the handle keeps the object live, and it holds a `T`.
         unsafe { raw::end_loan(this.obj()) };
         // SAFETY: as above.
+        unsafe { raw::mark_escaped(this.obj()) };
+        // SAFETY: as above.
         unsafe { GcBox::value_ptr(this.ptr) }
     }
 

@@ -363,7 +363,8 @@ pub(crate) unsafe fn retrack(heap: &GcHeap, obj: Obj) {
     // SAFETY: live (caller).
     let hdr = unsafe { obj.header() };
     if hdr.has(flags::RETRACK) {
-        hdr.clear(flags::RETRACK);
+        // While lent, handles may have moved in and out of its value unseen: a candidate.
+        hdr.set_flags((hdr.flags() & !flags::RETRACK) | flags::CANDIDATE);
         // SAFETY: a tracked type off every list (lent), its value initialised.
         unsafe { heap.track_young(obj) };
     }

@@ -365,6 +365,16 @@ unsafe fn value_slow<'a, T: ?Sized>(ptr: NonNull<GcBox<T>>) -> Option<&'a T> {
     Some(unsafe { &*value })
 }
 
+/// A raw pointer to the value escapes (`Gc::as_ptr`, `Gc::into_raw`): handles may move
+/// through it without any count showing it, so the object is a candidate for good.
+///
+/// # Safety
+/// `obj` is live.
+pub unsafe fn mark_escaped(obj: Obj) {
+    // SAFETY: live (caller).
+    unsafe { obj.header() }.set(flags::ESCAPED);
+}
+
 /// A handle to the object is in use again: a `Gc::get_mut` loan of it is over, and it
 /// rejoins the collector's lists.
 ///

@@ -103,7 +103,7 @@ pub(super) unsafe fn handle_resurrected_objects(
         unreachable: mut count,
         poisoned,
         ..
-    } = unsafe { deduce_unreachable(heap, unreachable, still_unreachable, old_generation) };
+    } = unsafe { deduce_unreachable(heap, unreachable, still_unreachable, old_generation, false) };
     if poisoned {
         // SAFETY: both lists are well formed after the deduction.
         unsafe { restore_unreachable(still_unreachable, unreachable) };

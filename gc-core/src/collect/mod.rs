@@ -139,7 +139,7 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
         unreachable: mut unreachable_count,
         poisoned,
         freed_during_walk,
-    } = unsafe { deduce_unreachable(heap, young, &unreachable, old_generation) };
+    } = unsafe { deduce_unreachable(heap, young, &unreachable, old_generation, true) };
     if poisoned {
         // A `trace` panicked: what it would have shown is unknown, so everything survives.
         // SAFETY: both lists are well formed after the deduction.

@@ -137,7 +137,7 @@ fn deduce_unreachable_separates_garbage_and_restores_the_list() {
     let unreachable = Links::unlinked();
     list::init(&unreachable);
     // SAFETY: generation 0 is well formed; `unreachable` empty.
-    let found = unsafe { deduce_unreachable(h, young, &unreachable, 1) };
+    let found = unsafe { deduce_unreachable(h, young, &unreachable, 1, true) };
     assert_eq!((found.examined, found.unreachable), (4, 1));
     assert!(!found.poisoned && !found.freed_during_walk);
     // SAFETY: both lists are well formed after the deduction.

@@ -1,6 +1,18 @@
 //! Step 4 of a collection, CPython's `move_unreachable`, and `deduce_unreachable`, which
 //! runs steps 2-4 with frees deferred.
 //!
+//! Before them comes a cheaper test (`no_candidates`): a garbage cycle can only form when a
+//! strong count of one of its members goes down to a value other than zero (the candidate
+//! roots of Bacon and Rajan's cycle collector). A handle *moved* into a field changes no
+//! count, but closing a cycle by moves alone is impossible in safe code: the move that
+//! removes the last outside handle needs a way to reach the destination field, which is
+//! another outside handle, still there after the move; it goes later, by a drop (a
+//! decrement that leaves the count above zero, since the cycle holds the object) or by
+//! another such move. Every decrement that leaves a count above zero marks the object
+//! `CANDIDATE` (`Header::dec_strong`); a raw pointer that escapes (`Gc::as_ptr`) marks it
+//! `ESCAPED` for good. So a set in which no object is marked holds no garbage cycle, and
+//! its collection only promotes it, with one pass over the list and no `trace`.
+//!
 //! Invariant of the walk (as CPython states it): every object "to the left" of the walk in
 //! `young` is reachable, with its `prev` link restored and `COLLECTING` cleared; the objects
 //! to the right still hold `gc_refs` in `prev`, and `young` is singly linked there; the
@@ -31,7 +43,8 @@ pub(super) struct Deduced {
 
 /// Steps 2-4 on `young`: afterwards `young` holds the reachable objects (flags cleared,
 /// links restored, tagged with generation `promote_to`) and `unreachable` the rest (still
-/// `COLLECTING | UNREACHABLE`).
+/// `COLLECTING | UNREACHABLE`). With `may_skip`, a set without candidates (module docs) is
+/// only promoted.
 ///
 /// # Safety
 /// `young` is a well-formed list of the heap's tracked objects; `unreachable` an empty one.
@@ -40,12 +53,23 @@ pub(super) unsafe fn deduce_unreachable(
     young: &Links,
     unreachable: &Links,
     promote_to: usize,
+    may_skip: bool,
 ) -> Deduced {
-    let outer = heap.phase();
-    heap.set_phase(CollectorPhase::Walking);
     heap.set_special_unreachable(0);
     // SAFETY: well formed (caller).
     unsafe { validate_list(young, Expect::Listed) };
+    // SAFETY: `young` is a well-formed list of tracked objects (caller).
+    let skip = may_skip.then(|| unsafe { no_candidates(young, promote_to) });
+    if let Some(examined) = skip.flatten() {
+        return Deduced {
+            examined,
+            unreachable: 0,
+            poisoned: false,
+            freed_during_walk: false,
+        };
+    }
+    let outer = heap.phase();
+    heap.set_phase(CollectorPhase::Walking);
     // SAFETY: well formed (caller).
     let examined = unsafe { update_refs(young) };
     // SAFETY: `update_refs` just ran on it.
@@ -71,6 +95,31 @@ pub(super) unsafe fn deduce_unreachable(
         poisoned,
         freed_during_walk,
     }
+}
+
+/// If no object of `young` is a candidate (module docs), tags them all as survivors into
+/// generation `promote_to` and returns how many there are; `None` at the first candidate
+/// (the objects tagged so far are tagged again by `move_unreachable`).
+///
+/// # Safety
+/// `young` is a well-formed list of the heap's tracked objects.
+unsafe fn no_candidates(young: &Links, promote_to: usize) -> Option<usize> {
+    let mut n = 0;
+    let mut node = young.next.get();
+    while !ptr::eq(node, young) {
+        // SAFETY: a node of a well-formed list: a live tracked object.
+        let obj = unsafe { Obj::from_links(node) };
+        // SAFETY: live.
+        let hdr = unsafe { obj.header() };
+        if hdr.has(flags::CANDIDATE | flags::ESCAPED) {
+            return None;
+        }
+        hdr.survive_into(promote_to);
+        n += 1;
+        // SAFETY: live and tracked.
+        node = unsafe { obj.links() }.next.get();
+    }
+    Some(n)
 }
 
 /// CPython's `move_unreachable`: walks `young` once; an object with `gc_refs > 0` is
@@ -100,7 +149,10 @@ unsafe fn move_unreachable(
         // SAFETY: a live tracked object (the walk's node).
         unsafe { obj.links() }.prev.set(prev.get());
         // SAFETY: a live object (the walk's node).
-        unsafe { obj.header() }.survive_into(promote_to);
+        let hdr = unsafe { obj.header() };
+        // Found reachable: no longer a candidate (a later decrement marks it again).
+        hdr.clear(flags::CANDIDATE);
+        hdr.survive_into(promote_to);
         prev.set(node);
     };
     let poisoned = guarded_pass(
@@ -144,17 +196,25 @@ unsafe fn move_unreachable(
     (moved - tracer.moved_back(), poisoned)
 }
 
-/// After a poisoned deduction: everything on `unreachable` goes back to `young`.
+/// After a poisoned deduction: everything on `unreachable` goes back to `young`, and every
+/// object there is a candidate again (what a panicking `trace` hid is unknown).
 ///
 /// # Safety
 /// Both are well-formed lists of the heap's tracked objects.
 pub(super) unsafe fn restore_unreachable(unreachable: &Links, young: &Links) {
     let clear = |obj: Obj| {
         // SAFETY: objects on the list are live.
-        unsafe { obj.header() }.clear(flags::COLLECTING | flags::UNREACHABLE)
+        let hdr = unsafe { obj.header() };
+        hdr.set_flags((hdr.flags() & !(flags::COLLECTING | flags::UNREACHABLE)) | flags::CANDIDATE);
     };
     // SAFETY: well formed (caller).
     unsafe { list::for_each(unreachable, clear) };
     // SAFETY: well formed (caller).
     unsafe { list::merge(unreachable, young) };
+    let mark = |obj: Obj| {
+        // SAFETY: objects on the list are live.
+        unsafe { obj.header() }.set(flags::CANDIDATE);
+    };
+    // SAFETY: well formed (caller); `mark` unlinks nothing.
+    unsafe { list::for_each(young, mark) };
 }

@@ -50,6 +50,13 @@ pub(crate) mod flags {
     pub const RETRACK: u32 = 1 << 9;
     /// The value is being built (`Gc::new_cyclic`): no handle may be made to it.
     pub const CONSTRUCTING: u32 = 1 << 10;
+    /// A strong count of the object went down to a value other than zero since a
+    /// collection last found it reachable: it may be part of a garbage cycle (a *candidate*
+    /// root, in Bacon and Rajan's terms). See `collect::unreachable`.
+    pub const CANDIDATE: u32 = 1 << 11;
+    /// A raw pointer to the value escaped (`Gc::as_ptr`, `Gc::into_raw`): handles may move
+    /// through it in ways no count shows, so the object always counts as a candidate.
+    pub const ESCAPED: u32 = 1 << 14;
     /// The generation a tracked object was last promoted into (2 bits), kept so that an
     /// old object dying by refcounting can be taken off the long-lived counts.
     pub const GEN_SHIFT: u32 = 12;
@@ -127,12 +134,17 @@ impl Header {
         }
     }
 
-    /// Drops a strong reference; true when it was the last (the caller then frees).
+    /// Drops a strong reference; true when it was the last (the caller then frees). A count
+    /// left above zero marks the object a candidate (`flags::CANDIDATE`).
     #[inline(always)]
     pub(crate) fn dec_strong(&self) -> bool {
         let rc = self.refcount.get() - 1;
         self.refcount.set(rc);
-        rc == 0
+        if rc == 0 {
+            return true;
+        }
+        self.flags.set(self.flags.get() | flags::CANDIDATE);
+        false
     }
 
     /// The flag word.
