@@ -2,7 +2,7 @@
 //! `handle_resurrected_objects`. They run user code (weak callbacks, finalizers), so the
 //! garbage list may change under them; each step says how it stays correct.
 
-use super::unreachable::{Deduced, deduce_unreachable, restore_unreachable};
+use super::unreachable::{Deduced, Pass, deduce_unreachable, restore_unreachable};
 use super::validate::{Expect, validate_list};
 use crate::dealloc::{call_user, decref, detach_weakrefs, run_weak_callback};
 use crate::heap::{CollectorPhase, GcHeap};
@@ -103,7 +103,15 @@ pub(super) unsafe fn handle_resurrected_objects(
         unreachable: mut count,
         poisoned,
         ..
-    } = unsafe { deduce_unreachable(heap, unreachable, still_unreachable, old_generation, false) };
+    } = unsafe {
+        deduce_unreachable(
+            heap,
+            unreachable,
+            still_unreachable,
+            old_generation,
+            Pass::Resurrection,
+        )
+    };
     if poisoned {
         // SAFETY: both lists are well formed after the deduction.
         unsafe { restore_unreachable(still_unreachable, unreachable) };

@@ -50,7 +50,7 @@ use delete::delete_garbage;
 use finalize::{finalize_garbage, handle_resurrected_objects, handle_weakrefs};
 use std::ptr;
 use std::time::Instant;
-use unreachable::{Deduced, deduce_unreachable, restore_unreachable};
+use unreachable::{Deduced, Pass, deduce_unreachable, restore_unreachable};
 
 /// Runs one collection of generations `0..=generation`, with the collection callbacks
 /// around it (CPython's `gc_collect_with_callback`); returns the number of unreachable
@@ -131,6 +131,11 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
     let old = heap.generation(old_generation);
 
     // Steps 2-4.
+    let pass = if generation == NUM_GENERATIONS - 1 {
+        Pass::Full
+    } else {
+        Pass::Young
+    };
     let unreachable = Links::unlinked();
     list::init(&unreachable);
     // SAFETY: `young` is a well-formed generation list; `unreachable` is empty.
@@ -139,7 +144,7 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
         unreachable: mut unreachable_count,
         poisoned,
         freed_during_walk,
-    } = unsafe { deduce_unreachable(heap, young, &unreachable, old_generation, true) };
+    } = unsafe { deduce_unreachable(heap, young, &unreachable, old_generation, pass) };
     if poisoned {
         // A `trace` panicked: what it would have shown is unknown, so everything survives.
         // SAFETY: both lists are well formed after the deduction.

@@ -4,7 +4,7 @@
 
 use super::check::garbage_is_closed;
 use super::refs::{subtract_refs, update_refs};
-use super::unreachable::deduce_unreachable;
+use super::unreachable::{Pass, deduce_unreachable};
 use super::validate::{Expect, check_list};
 use crate::heap::{CollectorPhase, GcHeap};
 use crate::list;
@@ -137,7 +137,7 @@ fn deduce_unreachable_separates_garbage_and_restores_the_list() {
     let unreachable = Links::unlinked();
     list::init(&unreachable);
     // SAFETY: generation 0 is well formed; `unreachable` empty.
-    let found = unsafe { deduce_unreachable(h, young, &unreachable, 1, true) };
+    let found = unsafe { deduce_unreachable(h, young, &unreachable, 1, Pass::Young) };
     assert_eq!((found.examined, found.unreachable), (4, 1));
     assert!(!found.poisoned && !found.freed_during_walk);
     // SAFETY: both lists are well formed after the deduction.

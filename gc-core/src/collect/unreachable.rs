@@ -13,6 +13,12 @@
 //! `ESCAPED` for good. So a set in which no object is marked holds no garbage cycle, and
 //! its collection only promotes it, with one pass over the list and no `trace`.
 //!
+//! The mark goes away only where that is safe: in a full collection, an object found
+//! reachable is reachable from outside every generation, so from a root; a younger
+//! generation's collection cannot tell (an older object that reaches it may be garbage),
+//! so it leaves the marks, and frozen objects, which full collections leave out, become
+//! candidates when they thaw (`GcHeap::unfreeze`).
+//!
 //! Invariant of the walk (as CPython states it): every object "to the left" of the walk in
 //! `young` is reachable, with its `prev` link restored and `COLLECTING` cleared; the objects
 //! to the right still hold `gc_refs` in `prev`, and `young` is singly linked there; the
@@ -29,6 +35,17 @@ use crate::trace::Tracer;
 use std::cell::Cell;
 use std::ptr;
 
+/// Which collection `deduce_unreachable` serves (see there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Pass {
+    /// A full collection.
+    Full,
+    /// A collection of the younger generations.
+    Young,
+    /// The resurrection check after finalizers.
+    Resurrection,
+}
+
 /// What `deduce_unreachable` found.
 pub(super) struct Deduced {
     /// Objects examined.
@@ -43,8 +60,14 @@ pub(super) struct Deduced {
 
 /// Steps 2-4 on `young`: afterwards `young` holds the reachable objects (flags cleared,
 /// links restored, tagged with generation `promote_to`) and `unreachable` the rest (still
-/// `COLLECTING | UNREACHABLE`). With `may_skip`, a set without candidates (module docs) is
-/// only promoted.
+/// `COLLECTING | UNREACHABLE`). The pass over a set that can hold a garbage cycle:
+/// - `Pass::Full`, a full collection: a set without candidates (module docs) is only
+///   promoted, and objects found reachable stop being candidates (every object outside
+///   the set is reachable, so what they reach is);
+/// - `Pass::Young`, a younger generation: a set without candidates is only promoted; what
+///   it finds reachable may be reachable only from garbage in an older generation, so it
+///   stays a candidate;
+/// - `Pass::Resurrection`, the resurrection check: always all passes, no flag changes.
 ///
 /// # Safety
 /// `young` is a well-formed list of the heap's tracked objects; `unreachable` an empty one.
@@ -53,13 +76,13 @@ pub(super) unsafe fn deduce_unreachable(
     young: &Links,
     unreachable: &Links,
     promote_to: usize,
-    may_skip: bool,
+    pass: Pass,
 ) -> Deduced {
     heap.set_special_unreachable(0);
     // SAFETY: well formed (caller).
     unsafe { validate_list(young, Expect::Listed) };
     // SAFETY: `young` is a well-formed list of tracked objects (caller).
-    let skip = may_skip.then(|| unsafe { no_candidates(young, promote_to) });
+    let skip = (pass != Pass::Resurrection).then(|| unsafe { no_candidates(young, promote_to) });
     if let Some(examined) = skip.flatten() {
         return Deduced {
             examined,
@@ -77,7 +100,7 @@ pub(super) unsafe fn deduce_unreachable(
     // SAFETY: `update_refs` and `subtract_refs` just ran on `young`; `unreachable` is an
     // empty, well-formed list (caller).
     let (unreachable_count, panicked) =
-        unsafe { move_unreachable(heap, young, unreachable, promote_to) };
+        unsafe { move_unreachable(heap, young, unreachable, promote_to, pass == Pass::Full) };
     poisoned |= panicked;
     // SAFETY: `move_unreachable` restored `young` and keeps `unreachable` doubly linked.
     unsafe { validate_list(young, Expect::Reachable) };
@@ -125,8 +148,9 @@ unsafe fn no_candidates(young: &Links, promote_to: usize) -> Option<usize> {
 /// CPython's `move_unreachable`: walks `young` once; an object with `gc_refs > 0` is
 /// reachable and marks what it reaches reachable too (moving it back from `unreachable` to
 /// right after itself if needed); one with `gc_refs == 0` moves to `unreachable` for now.
-/// `young` is singly linked during the walk: `prev` links are restored behind it. Returns
-/// how many objects ended on `unreachable`, and whether a `trace` panicked.
+/// `young` is singly linked during the walk: `prev` links are restored behind it. With
+/// `clear_candidates`, objects kept stop being candidates. Returns how many objects ended
+/// on `unreachable`, and whether a `trace` panicked.
 ///
 /// # Safety
 /// `young` is a list on which `update_refs` and `subtract_refs` just ran; `unreachable` an
@@ -136,6 +160,7 @@ unsafe fn move_unreachable(
     young: &Links,
     unreachable: &Links,
     promote_to: usize,
+    clear_candidates: bool,
 ) -> (usize, bool) {
     let mut tracer = Tracer::mark_reachable();
     // The last node kept (or the sentinel); its `next` is the node to examine.
@@ -150,8 +175,11 @@ unsafe fn move_unreachable(
         unsafe { obj.links() }.prev.set(prev.get());
         // SAFETY: a live object (the walk's node).
         let hdr = unsafe { obj.header() };
-        // Found reachable: no longer a candidate (a later decrement marks it again).
-        hdr.clear(flags::CANDIDATE);
+        if clear_candidates {
+            // Reachable from outside a full collection's set, so from a root: no longer a
+            // candidate (a later decrement marks it again).
+            hdr.clear(flags::CANDIDATE);
+        }
         hdr.survive_into(promote_to);
         prev.set(node);
     };

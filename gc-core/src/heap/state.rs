@@ -434,8 +434,17 @@ impl GcHeap {
         self.counts[0].set(0);
     }
 
-    /// Moves the permanent generation back into the oldest one (`gc.unfreeze()`).
+    /// Moves the permanent generation back into the oldest one (`gc.unfreeze()`). Full
+    /// collections left the frozen objects out, so what they reach may have stopped being a
+    /// candidate while only they reached it: they become candidates themselves, so that the
+    /// next full collection traces.
     pub(crate) fn unfreeze(&self) {
+        let mark = |obj: Obj| {
+            // SAFETY: objects on a generation list are live.
+            unsafe { obj.header() }.set(flags::CANDIDATE);
+        };
+        // SAFETY: a well-formed list of the heap's tracked objects; `mark` unlinks nothing.
+        unsafe { list::for_each(&self.permanent, mark) };
         // SAFETY: both are well-formed lists of the heap.
         unsafe { list::merge(&self.permanent, &self.generations[NUM_GENERATIONS - 1]) };
     }
