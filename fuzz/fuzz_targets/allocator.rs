@@ -5,9 +5,12 @@
 #![no_main]
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use gc_core::alloc::{ALIGNMENT, Heap, HeapConfig, class_size, is_small_request, size_class};
+use gc_core::alloc::{
+    ALIGNMENT, DEFAULT_PURGE_DELAY, Heap, HeapConfig, class_size, is_small_request, size_class,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// Operations per input, at most.
@@ -36,7 +39,7 @@ enum Op {
 
 #[derive(Debug, Arbitrary)]
 struct Input {
-    /// Arena policy: (`retained_empty_arenas`, `reserved_arenas`), both small.
+    /// Arena policy: (`retained_empty_arenas`, `reserved_arenas` and `purge_delay`).
     retained: u8,
     reserved: u8,
     ops: Vec<Op>,
@@ -158,6 +161,12 @@ fuzz_target!(|input: Input| {
     let config = HeapConfig {
         retained_empty_arenas: usize::from(input.retained % 4),
         reserved_arenas: usize::from(input.reserved % 8),
+        // At once, at every slow path (a zero interval), or the default delay.
+        purge_delay: match input.reserved / 8 % 3 {
+            0 => None,
+            1 => Some(Duration::ZERO),
+            _ => Some(DEFAULT_PURGE_DELAY),
+        },
     };
     let mut heap = Heap::with_config(config);
     let mut live = Live::default();

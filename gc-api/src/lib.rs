@@ -114,8 +114,8 @@ mod interner;
 pub use control::{
     add_callback, clear_garbage, collect, collect_generation, disable, enable, freeze, garbage,
     get_count, get_debug, get_freeze_count, get_memory_threshold, get_objects, get_referents,
-    get_referrers, get_stats, get_threshold, is_enabled, malloc_stats, object_at, remove_callback,
-    set_debug, set_memory_threshold, set_threshold, unfreeze,
+    get_referrers, get_stats, get_threshold, is_enabled, malloc_stats, object_at,
+    release_free_memory, remove_callback, set_debug, set_memory_threshold, set_threshold, unfreeze,
 };
 /// What [`malloc_stats`] reports: the calling thread's object allocator, in the shape of
 /// CPython's `sys._debugmallocstats()`. Its `Display` prints CPython's table.

@@ -227,6 +227,12 @@ pub fn malloc_stats() -> crate::alloc::MallocStats {
     heap().malloc_stats()
 }
 
+/// Gives the calling thread's empty arenas back to the OS at once, instead of after the
+/// purge interval (`HeapConfig::purge_delay`): for a runtime about to sit idle.
+pub fn release_free_memory() {
+    heap().release_free_memory();
+}
+
 /// The object whose address is `addr`, with an owned reference, if a live object made by
 /// this thread's heap has it. Any other integer (freed objects, interior pointers, random
 /// values) gives `None`; the answer never reads memory the heap does not own.

@@ -8,7 +8,9 @@
 //! - An arena is on the usable list exactly when `0 < nfreepools < POOLS_PER_ARENA`; the
 //!   list is sorted by `nfreepools` ascending and `nfp2lasta[n]` is its last arena with
 //!   `n` free pools (null if none).
-//! - An arena with every pool free is on the empty cache or the reserve list, or unmapped.
+//! - An arena with every pool free is on the empty cache, the idle list or the reserve
+//!   list, or unmapped. The idle list is a stack; its `idle_low_water` bottom arenas have
+//!   been on it since the current purge interval began.
 //! - `radix::owner_of(address)` is this heap's root (cast to `*mut ()`) for every address of
 //!   every arena on `all_arenas`, and null again once an arena is unmapped.
 
@@ -22,6 +24,7 @@ use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::time::{Duration, Instant};
 
 /// A free block: its first word links the pool's free list.
 #[repr(C)]
@@ -60,6 +63,8 @@ enum ArenaState {
     InUse,
     /// Wholly empty, pages resident, kept for reuse.
     Cached,
+    /// Wholly empty, pages resident, given back if it stays unused (`purge_delay`).
+    Idle,
     /// Wholly empty, pages given back to the OS, mapping kept for reuse.
     Reserved,
 }
@@ -74,7 +79,7 @@ pub(crate) struct Arena {
     state: ArenaState,
     /// Pools that were used and are empty again, linked through `Pool::nextpool`.
     freepools: *mut Pool,
-    /// Links on the usable list, the empty cache or the reserve list.
+    /// Links on the usable list, the empty cache, the idle list or the reserve list.
     nextarena: *mut Arena,
     prevarena: *mut Arena,
     /// Links on the list of every mapped arena of the heap.
@@ -133,12 +138,23 @@ pub(crate) const fn pool_capacity(class: usize) -> usize {
     POOL_SIZE / class_size(class)
 }
 
-/// How many empty arenas a heap keeps instead of unmapping them.
+/// The purge interval of [`HeapConfig::default`].
+pub const DEFAULT_PURGE_DELAY: Duration = Duration::from_millis(50);
+
+/// How many empty arenas a heap keeps instead of unmapping them, and for how long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeapConfig {
     /// Wholly empty arenas kept with their pages resident (CPython keeps 1). Each costs
     /// up to 1 MiB of RSS and saves the page faults of refilling it.
     pub retained_empty_arenas: usize,
+    /// Further empty arenas stay resident while the heap keeps reusing them: one that sits
+    /// unused through a whole interval of this length is given back (decommitted, or
+    /// unmapped past `reserved_arenas`) at the heap's next slow path (a fresh pool, an
+    /// emptied arena), so between one and two intervals after it emptied if the heap is
+    /// active; an idle heap gives it back on `release_free_memory`. A burst that is freed
+    /// and soon allocated again (a language runtime's young objects) reuses resident pages
+    /// instead of faulting them in again. `None`: given back at once.
+    pub purge_delay: Option<Duration>,
     /// Further empty arenas whose pages are given back to the OS (`MADV_DONTNEED`) but
     /// whose mapping is kept, so a burst of allocation after a burst of frees reuses them
     /// without `mmap`/`munmap` calls, alignment trimming or radix-tree updates. Each costs
@@ -152,16 +168,19 @@ impl HeapConfig {
         HeapConfig {
             retained_empty_arenas: 1,
             reserved_arenas: 0,
+            purge_delay: None,
         }
     }
 }
 
 impl Default for HeapConfig {
-    /// One resident empty arena (as CPython) plus up to 64 decommitted ones.
+    /// One resident empty arena (as CPython), others given back after
+    /// [`DEFAULT_PURGE_DELAY`] unused, up to 64 of those decommitted rather than unmapped.
     fn default() -> Self {
         HeapConfig {
             retained_empty_arenas: 1,
             reserved_arenas: 64,
+            purge_delay: Some(DEFAULT_PURGE_DELAY),
         }
     }
 }
@@ -185,6 +204,14 @@ pub(crate) struct HeapCore {
     cached: *mut Arena,
     /// Arenas on `cached`, plus one while `hot_pool` is set.
     ncached: usize,
+    /// Empty arenas with resident pages, beyond the cache, waiting out `purge_delay`.
+    idle: *mut Arena,
+    nidle: usize,
+    /// The fewest arenas `idle` held since `purge_epoch`: that many at its bottom sat
+    /// unused through the whole interval.
+    idle_low_water: usize,
+    /// When the current purge interval began.
+    purge_epoch: Option<Instant>,
     /// Empty arenas with decommitted pages.
     reserved: *mut Arena,
     nreserved: usize,
@@ -226,6 +253,10 @@ impl HeapRoot {
                 hot_pool: ptr::null_mut(),
                 cached: ptr::null_mut(),
                 ncached: 0,
+                idle: ptr::null_mut(),
+                nidle: 0,
+                idle_low_water: 0,
+                purge_epoch: None,
                 reserved: ptr::null_mut(),
                 nreserved: 0,
                 arenas_allocated_total: 0,
@@ -626,6 +657,9 @@ impl HeapCore {
             // SAFETY: `szidx < NB_SMALL_SIZE_CLASSES` (caller).
             return unsafe { self.alloc_small(szidx) };
         }
+        if self.nidle != 0 {
+            self.purge_tick();
+        }
         let pool = self.take_free_pool();
         if pool.is_null() {
             return ptr::null_mut();
@@ -704,13 +738,21 @@ impl HeapCore {
         pool
     }
 
-    /// An arena for the usable list: from the empty cache, the reserve, or the OS.
+    /// An arena for the usable list: from the empty cache, the idle list, the reserve, or
+    /// the OS.
     fn new_arena(&mut self) -> *mut Arena {
         let arena = if !self.cached.is_null() {
             let a = self.cached;
             // SAFETY: arenas on the cache list are live arenas of ours.
             self.cached = unsafe { (*a).nextarena };
             self.ncached -= 1;
+            a
+        } else if !self.idle.is_null() {
+            let a = self.idle;
+            // SAFETY: arenas on the idle list are live arenas of ours.
+            self.idle = unsafe { (*a).nextarena };
+            self.nidle -= 1;
+            self.idle_low_water = self.idle_low_water.min(self.nidle);
             a
         } else if !self.reserved.is_null() {
             let a = self.reserved;
@@ -759,7 +801,8 @@ impl HeapCore {
         arena
     }
 
-    /// Every pool of `arena` is free: keep it resident, keep it decommitted, or unmap it.
+    /// Every pool of `arena` is free: keep it resident (for good or for `purge_delay`),
+    /// keep it decommitted, or unmap it.
     ///
     /// # Safety
     /// `arena` is a live arena of ours holding no block in use, on no list but `all_arenas`.
@@ -771,7 +814,78 @@ impl HeapCore {
             a.nextarena = self.cached;
             self.cached = arena;
             self.ncached += 1;
-        } else if self.nreserved < self.config.reserved_arenas {
+        } else if self.config.purge_delay.is_some() {
+            // SAFETY: `arena` is a live arena header of ours (caller).
+            let a = unsafe { &mut *arena };
+            a.state = ArenaState::Idle;
+            a.nextarena = self.idle;
+            self.idle = arena;
+            self.nidle += 1;
+            self.purge_tick();
+        } else {
+            // SAFETY: as for this function (caller).
+            unsafe { self.give_back(arena) };
+        }
+    }
+
+    /// Once a purge interval has passed: gives back the idle arenas that sat unused
+    /// through all of it (the bottom `idle_low_water` of the stack) and starts the next.
+    #[cold]
+    #[inline(never)]
+    fn purge_tick(&mut self) {
+        let Some(delay) = self.config.purge_delay else {
+            return;
+        };
+        let now = Instant::now();
+        let expired = match self.purge_epoch {
+            Some(start) => now.saturating_duration_since(start) >= delay,
+            None => true,
+        };
+        if !expired {
+            return;
+        }
+        let stale = if self.purge_epoch.is_some() {
+            self.idle_low_water.min(self.nidle)
+        } else {
+            0
+        };
+        if stale > 0 {
+            // Keep the top `nidle - stale` (the most recently emptied, warmest), cut the rest.
+            let keep = self.nidle - stale;
+            let mut cut = self.idle;
+            let mut last_kept: *mut Arena = ptr::null_mut();
+            for _ in 0..keep {
+                last_kept = cut;
+                // SAFETY: the idle list holds `nidle > keep` live arenas of ours, linked by
+                // `nextarena` (module invariant).
+                cut = unsafe { (*cut).nextarena };
+            }
+            if last_kept.is_null() {
+                self.idle = ptr::null_mut();
+            } else {
+                // SAFETY: a live arena of ours on the idle list (just walked).
+                unsafe { (*last_kept).nextarena = ptr::null_mut() };
+            }
+            self.nidle = keep;
+            while !cut.is_null() {
+                // SAFETY: the detached tail of the idle list: live arenas of ours.
+                let next = unsafe { (*cut).nextarena };
+                // SAFETY: an idle arena holds no block in use, and with the tail detached it
+                // is on no list but `all_arenas`.
+                unsafe { self.give_back(cut) };
+                cut = next;
+            }
+        }
+        self.purge_epoch = Some(now);
+        self.idle_low_water = self.nidle;
+    }
+
+    /// Gives an empty arena's memory back: decommitted onto the reserve, or unmapped.
+    ///
+    /// # Safety
+    /// `arena` is a live arena of ours holding no block in use, on no list but `all_arenas`.
+    unsafe fn give_back(&mut self, arena: *mut Arena) {
+        if self.nreserved < self.config.reserved_arenas {
             // SAFETY: `arena` is the start of one of our `ARENA_SIZE` mappings (caller), so
             // the pool area `POOL_SIZE` bytes in is inside it.
             let pools = unsafe { arena.cast::<u8>().add(POOL_SIZE) };
@@ -822,7 +936,7 @@ impl HeapCore {
         self.arenas_current -= 1;
     }
 
-    /// Unmaps the empty arenas kept for reuse (the cache and the reserve), after giving
+    /// Unmaps the empty arenas kept for reuse (the cache, the idle list and the reserve), after giving
     /// the hot pool back if it is empty.
     pub(crate) fn release_free_memory(&mut self) {
         let hot = std::mem::replace(&mut self.hot_pool, ptr::null_mut());
@@ -838,20 +952,23 @@ impl HeapCore {
         }
         // Each list is detached whole, then unmapped arena by arena in list order.
         let cached = std::mem::replace(&mut self.cached, ptr::null_mut());
+        let idle = std::mem::replace(&mut self.idle, ptr::null_mut());
         let reserved = std::mem::replace(&mut self.reserved, ptr::null_mut());
-        for list in [cached, reserved] {
+        for list in [cached, idle, reserved] {
             let mut arena = list;
             while !arena.is_null() {
-                // SAFETY: arenas on the cache and reserve lists are live arena headers of
-                // ours, linked by `nextarena` (module invariant).
+                // SAFETY: arenas on the cache, idle and reserve lists are live arena headers
+                // of ours, linked by `nextarena` (module invariant).
                 let next = unsafe { (*arena).nextarena };
-                // SAFETY: an arena on the cache or reserve list holds no block in use; with
-                // its list detached it is on no list but `all_arenas` (module invariant).
+                // SAFETY: an arena on the cache, idle or reserve list holds no block in use;
+                // with its list detached it is on no list but `all_arenas` (module invariant).
                 unsafe { self.unmap(arena) };
                 arena = next;
             }
         }
         self.ncached = 0;
+        self.nidle = 0;
+        self.idle_low_water = 0;
         self.nreserved = 0;
     }
 
@@ -867,8 +984,11 @@ impl HeapCore {
         self.nfp2lasta = [ptr::null_mut(); POOLS_PER_ARENA + 1];
         self.hot_pool = ptr::null_mut();
         self.cached = ptr::null_mut();
+        self.idle = ptr::null_mut();
         self.reserved = ptr::null_mut();
         self.ncached = 0;
+        self.nidle = 0;
+        self.idle_low_water = 0;
         self.nreserved = 0;
     }
 
@@ -994,6 +1114,7 @@ impl HeapCore {
             arenas_highwater: self.arenas_highwater,
             arenas_current: self.arenas_current,
             arenas_reserved: self.nreserved,
+            arenas_idle: self.nidle,
             ..MallocStats::default()
         };
         let mut arena = self.all_arenas;
@@ -1251,8 +1372,12 @@ impl HeapCore {
         if self.ncached < hot_slot {
             return Err("hot pool set but ncached is 0".into());
         }
+        if self.idle_low_water > self.nidle {
+            return Err("idle_low_water exceeds the idle list".into());
+        }
         for (list, expected, state) in [
             (self.cached, self.ncached - hot_slot, ArenaState::Cached),
+            (self.idle, self.nidle, ArenaState::Idle),
             (self.reserved, self.nreserved, ArenaState::Reserved),
         ] {
             let mut n = 0;

@@ -11,8 +11,10 @@
 //! - per size class, a list of partly used pools (`usedpools`) serves allocation in O(1);
 //! - usable arenas are kept sorted by free pools, fullest first, so that lightly used
 //!   arenas drain and can be given back to the OS;
-//! - a wholly empty arena is kept for reuse (CPython keeps one), a few more are kept
-//!   *decommitted* (pages returned, mapping kept, see [`HeapConfig`]), the rest unmapped;
+//! - a wholly empty arena is kept for reuse (CPython keeps one); further empty arenas stay
+//!   resident while they keep being reused and are given back once one sits unused through
+//!   a whole purge interval (50 ms by default): a few *decommitted* (pages returned,
+//!   mapping kept), the rest unmapped (see [`HeapConfig`]);
 //! - which heap owns an address is answered by a radix tree keyed by arena address, so
 //!   asking about any pointer never reads memory the allocator does not own.
 //!
@@ -27,7 +29,7 @@ mod radix;
 mod stats;
 
 pub use global::GlobalHeap;
-pub use heap::{Heap, HeapConfig};
+pub use heap::{DEFAULT_PURGE_DELAY, Heap, HeapConfig};
 pub use stats::{MallocStats, SizeClassStats};
 
 /// Alignment of every block, and the step between size classes.

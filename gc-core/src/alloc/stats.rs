@@ -38,6 +38,9 @@ pub struct MallocStats {
     pub arenas_current: usize,
     /// Of those, empty arenas whose pages were given back but whose mapping is kept.
     pub arenas_reserved: usize,
+    /// Of those, empty arenas kept resident until they sit unused through a whole
+    /// `HeapConfig::purge_delay`.
+    pub arenas_idle: usize,
     /// Bytes in blocks in use.
     pub bytes_in_allocated_blocks: usize,
     /// Bytes in free blocks of pools in use.
@@ -141,6 +144,11 @@ impl fmt::Display for MallocStats {
         line(f, "# arenas highwater mark", self.arenas_highwater)?;
         line(f, "# arenas allocated current", self.arenas_current)?;
         line(f, "# arenas reserved (decommitted)", self.arenas_reserved)?;
+        line(
+            f,
+            "# arenas idle (resident, purged when unused)",
+            self.arenas_idle,
+        )?;
         line(
             f,
             &format!("{} arenas * {ARENA_SIZE} bytes/arena", self.arenas_current),

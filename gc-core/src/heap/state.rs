@@ -329,6 +329,12 @@ impl GcHeap {
         unsafe { (*self.allocator.get()).stats() }
     }
 
+    /// Gives the allocator's empty arenas back to the OS (`malloc_trim`).
+    pub(crate) fn release_free_memory(&self) {
+        // SAFETY: `release_free_memory` calls no user code, so the borrow is unique.
+        unsafe { (*self.allocator.get()).release_free_memory() }
+    }
+
     /// Whether no object is left (blocks or large objects).
     pub(crate) fn is_empty(&self) -> bool {
         self.malloc_stats().blocks_in_use() == 0 && self.large_objects.borrow().is_empty()
