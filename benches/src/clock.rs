@@ -49,7 +49,7 @@ impl Clock {
     pub fn describe(self) -> &'static str {
         match self {
             Clock::Wall => "times are wall-clock time",
-            Clock::Cpu => "times are process CPU time (CLOCK_PROCESS_CPUTIME_ID), not wall time",
+            Clock::Cpu => "times are process CPU time, CLOCK_PROCESS_CPUTIME_ID, not wall time",
         }
     }
 }

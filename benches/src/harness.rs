@@ -265,9 +265,13 @@ impl<H: Handles> Collector for Rooted<H> {
         H::set_auto_collect(on);
     }
 
+    /// [`crate::graphs::ring`] of 2, unrolled.
     #[inline]
     fn garbage_cycle(&mut self) {
-        H::release_ring(crate::graphs::ring::<H>(2));
+        let first = H::node(None);
+        let second = H::node(Some(first.clone()));
+        H::set_next(&first, second);
+        H::release_ring(first);
     }
 
     #[inline]

@@ -185,7 +185,7 @@ struct GraphArgs {
 
 #[derive(Debug, Clone, Args)]
 struct TourArgs {
-    /// Multiply every size of the tour by this factor (1 takes 20-40 s on 2 cores).
+    /// Multiply every size of the tour by this factor (1 takes 15-40 s on 2 cores).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
     /// The clock every contender times with: wall time, or the process's CPU time.
