@@ -1,16 +1,34 @@
 //! Criterion benchmarks of `Gc` against `Rc` in the same groups: handle clone+drop,
 //! allocation+drop, reclaiming ring garbage, full and young collections, binary-trees.
 //! Collection groups report time per object (`Throughput::Elements`).
+//!
+//! Rings and trees are the `gc-stress` graphs ([`gc_bench::graphs`]), built by the same
+//! code for ours ([`Ours`]) and `Rc` ([`RcHeap`]); their ring nodes count their drops, as
+//! in `gc-stress`. The allocation micro-benchmark keeps plain nodes of its own.
+
+// Debug output of a ring would never end.
+#![allow(missing_debug_implementations)]
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use gc_api::Gc;
-use gc_bench::graphs::{
-    GcNode, RcNode, gc_binary_trees, gc_rings, rc_binary_trees, rc_drop_rings, rc_rings,
-};
+use gc_api::{Finalize, Gc, Trace};
+use gc_bench::graphs::{binary_trees as trees_program, release_rings, rings as build_rings};
+use gc_bench::harness::{Collector, Handles, Rooted};
+use gc_bench::native::{ours::Ours, rc::RcHeap};
 use std::cell::RefCell;
 use std::hint::black_box;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+/// A tracked node with no destructor, for the allocation micro-benchmark.
+#[derive(Trace, Finalize)]
+struct GcNode {
+    _next: RefCell<Option<Gc<GcNode>>>,
+}
+
+/// The same node with `Rc`.
+struct RcNode {
+    _next: RefCell<Option<Rc<RcNode>>>,
+}
 
 const RING_NODES: usize = 1_000_000;
 const RING_SIZE: usize = 10;
@@ -42,14 +60,14 @@ fn handles(c: &mut Criterion) {
     group.bench_function("Gc tracked node", |b| {
         b.iter(|| {
             drop(black_box(Gc::new(GcNode {
-                next: RefCell::new(None),
+                _next: RefCell::new(None),
             })))
         })
     });
     group.bench_function("Rc node", |b| {
         b.iter(|| {
             drop(black_box(Rc::new(RcNode {
-                next: RefCell::new(None),
+                _next: RefCell::new(None),
             })))
         })
     });
@@ -63,7 +81,7 @@ fn rings(c: &mut Criterion) {
     group.bench_function("Gc drop handles + collect", |b| {
         gc_api::disable();
         b.iter_batched(
-            || gc_rings(RING_NODES / RING_SIZE, RING_SIZE),
+            || build_rings::<Ours>(RING_NODES / RING_SIZE, RING_SIZE),
             |handles| {
                 drop(handles);
                 assert_eq!(gc_api::collect(), RING_NODES);
@@ -74,8 +92,8 @@ fn rings(c: &mut Criterion) {
     });
     group.bench_function("Rc break by hand + drop", |b| {
         b.iter_batched(
-            || rc_rings(RING_NODES / RING_SIZE, RING_SIZE),
-            rc_drop_rings,
+            || build_rings::<RcHeap>(RING_NODES / RING_SIZE, RING_SIZE),
+            release_rings::<RcHeap>,
             BatchSize::PerIteration,
         );
     });
@@ -87,7 +105,7 @@ fn live_heap(c: &mut Criterion) {
     group.throughput(Throughput::Elements(RING_NODES as u64));
     group.sample_size(10);
     gc_api::disable();
-    let live = gc_rings(RING_NODES / RING_SIZE, RING_SIZE);
+    let live = build_rings::<Ours>(RING_NODES / RING_SIZE, RING_SIZE);
     group.bench_function("full collection, no garbage", |b| {
         b.iter(|| assert_eq!(gc_api::collect(), 0));
     });
@@ -110,13 +128,7 @@ fn live_heap(c: &mut Criterion) {
 fn young_collections(iters: u64) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
-        let young: Vec<Gc<GcNode>> = (0..100)
-            .map(|_| {
-                Gc::new(GcNode {
-                    next: RefCell::new(None),
-                })
-            })
-            .collect();
+        let young: Vec<_> = (0..100).map(|_| Ours::node(None)).collect();
         let start = Instant::now();
         black_box(gc_api::collect_generation(0).expect("generation 0"));
         total += start.elapsed();
@@ -128,8 +140,12 @@ fn young_collections(iters: u64) -> Duration {
 fn binary_trees(c: &mut Criterion) {
     let mut group = c.benchmark_group("binary_trees_depth_16");
     group.sample_size(10);
-    group.bench_function("Gc", |b| b.iter(|| black_box(gc_binary_trees(16))));
-    group.bench_function("Rc", |b| b.iter(|| black_box(rc_binary_trees(16))));
+    group.bench_function("Gc", |b| {
+        b.iter(|| black_box(trees_program(&mut Rooted::<Ours>::new(), 16)))
+    });
+    group.bench_function("Rc", |b| {
+        b.iter(|| black_box(trees_program(&mut Rooted::<RcHeap>::new(), 16)))
+    });
     group.finish();
 }
 

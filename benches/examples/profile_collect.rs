@@ -2,7 +2,8 @@
 //! a target for `perf record` / `valgrind --tool=callgrind`.
 //! Usage: profile_collect [live|reclaim|rc] [NODES] (`rc`: the same rings with `Rc`,
 //! broken by hand, for peak-RSS comparisons with `/usr/bin/time -v`).
-use gc_bench::graphs::{gc_rings, rc_drop_rings, rc_rings};
+use gc_bench::graphs::{release_rings, rings};
+use gc_bench::native::{ours::Ours, rc::RcHeap};
 use std::time::Instant;
 
 fn main() {
@@ -13,17 +14,17 @@ fn main() {
         .unwrap_or(1_000_000);
     if mode == "rc" {
         let t = Instant::now();
-        let rings = rc_rings(nodes / 10, 10);
+        let rings = rings::<RcHeap>(nodes / 10, 10);
         eprintln!(
             "build: {:.1} ns/obj",
             t.elapsed().as_nanos() as f64 / nodes as f64
         );
-        rc_drop_rings(rings);
+        release_rings::<RcHeap>(rings);
         return;
     }
     gc_api::disable();
     let t = Instant::now();
-    let rings = gc_rings(nodes / 10, 10);
+    let rings = rings::<Ours>(nodes / 10, 10);
     let per = |t: Instant| t.elapsed().as_nanos() as f64 / nodes as f64;
     eprintln!("build: {:.1} ns/obj", per(t));
     if mode == "live" {

@@ -1,6 +1,8 @@
 //! Binary-trees with `Gc` or `Rc` nodes: a target for `perf` / `callgrind`.
 //! Usage: profile_trees [gc|rc] [DEPTH]
-use gc_bench::graphs::{gc_binary_trees, rc_binary_trees};
+use gc_bench::graphs::binary_trees;
+use gc_bench::harness::{Collector, Rooted};
+use gc_bench::native::{ours::Ours, rc::RcHeap};
 use std::time::Instant;
 
 fn main() {
@@ -11,9 +13,9 @@ fn main() {
         .unwrap_or(18);
     let t = Instant::now();
     let check = if kind == "gc" {
-        gc_binary_trees(depth)
+        binary_trees(&mut Rooted::<Ours>::new(), depth)
     } else {
-        rc_binary_trees(depth)
+        binary_trees(&mut Rooted::<RcHeap>::new(), depth)
     };
     eprintln!(
         "{kind} depth {depth}: check {check}, {:.3} s",

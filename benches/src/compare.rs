@@ -1,9 +1,10 @@
 //! Runs one [`Job`] with each contender in its own child process and turns the results
 //! into ratios (ours / theirs: lower is better for ours).
 //!
-//! Our `Gc`, `Rc` and the peer crates run in `gc-stress child CONTENDER JOB_JSON`; CPython
-//! runs `benches/python/workloads.py JOB_JSON`. A fresh process per contender keeps
-//! collector state, allocator caches and resident memory of one from touching the next.
+//! Our `Gc`, `Rc` and the peer crates run in `gc-stress child [--clock cpu] CONTENDER
+//! JOB_JSON`; CPython runs `benches/python/workloads.py JOB_JSON [--clock cpu]`. A fresh
+//! process per contender keeps collector state, allocator caches and resident memory of one
+//! from touching the next.
 
 use std::fmt;
 use std::io::Read;
@@ -11,7 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::clock::Clock;
+use crate::harness::Rooted;
 use crate::jobs::{Job, JobResult};
+use crate::native::rc::RcHeap;
 use crate::native::{NativeOutput, Sample};
 use crate::peers::Peer;
 
@@ -92,7 +96,8 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn failed(contender: Contender, why: String) -> Outcome {
+    /// An outcome with no figures: the contender did not run the job, for this reason.
+    pub fn failed(contender: Contender, why: String) -> Outcome {
         Outcome {
             contender,
             result: Err(why),
@@ -166,9 +171,9 @@ fn output_within(mut command: Command, limit: Duration) -> Result<Output, String
     })
 }
 
-/// Runs `job` with `contender` in a child process. `exe` is this program (the `child`
-/// subcommand runs the Rust contenders).
-pub fn run_in_child(exe: &Path, contender: Contender, job: &Job) -> Outcome {
+/// Runs `job` with `contender` in a child process that times it with `clock`. `exe` is
+/// this program (the `child` subcommand runs the Rust contenders).
+pub fn run_in_child(exe: &Path, contender: Contender, job: &Job, clock: Clock) -> Outcome {
     let job_json = match serde_json::to_string(job) {
         Ok(j) => j,
         Err(e) => return Outcome::failed(contender, format!("cannot encode the job: {e}")),
@@ -179,12 +184,16 @@ pub fn run_in_child(exe: &Path, contender: Contender, job: &Job) -> Outcome {
                 return Outcome::failed(contender, note);
             }
             let mut c = Command::new("python3");
-            c.arg(python_script()).arg(&job_json);
+            c.arg(python_script())
+                .arg(&job_json)
+                .args(["--clock", clock.key()]);
             c
         }
         _ => {
             let mut c = Command::new(exe);
-            c.arg("child").arg(contender.key()).arg(&job_json);
+            c.args(["child", "--clock", clock.key()])
+                .arg(contender.key())
+                .arg(&job_json);
             c
         }
     };
@@ -230,15 +239,13 @@ pub fn run_in_child(exe: &Path, contender: Contender, job: &Job) -> Outcome {
     }
 }
 
-/// Runs `job` in this process (the body of the `child` subcommand).
-pub fn run_here(contender: Contender, job: &Job) -> Result<NativeOutput, String> {
+/// Runs `job` in this process (the body of the `child` subcommand), timed with `clock`.
+pub fn run_here(contender: Contender, job: &Job, clock: Clock) -> Result<NativeOutput, String> {
+    crate::clock::set(clock);
     match contender {
-        Contender::Ours => crate::native::run(crate::native::Native::Ours, job),
-        Contender::Rc => crate::native::run(crate::native::Native::Rc, job),
-        Contender::Peer(p) => crate::peers::run(p, job).map(|result| NativeOutput {
-            result,
-            timeline: Vec::new(),
-        }),
+        Contender::Ours => crate::native::ours::run(job),
+        Contender::Rc => crate::native::run_with::<Rooted<RcHeap>>(job).map(NativeOutput::plain),
+        Contender::Peer(p) => crate::peers::run(p, job).map(NativeOutput::plain),
         Contender::CPython => Err("CPython runs through benches/python/workloads.py".into()),
     }
 }

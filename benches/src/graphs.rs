@@ -1,148 +1,85 @@
-//! Object-graph workloads for the collector, each in a `Gc` form and an `Rc` form so the
-//! two run side by side: rings of nodes, a live heap, and Benchmarks-Game binary-trees.
+//! The object graphs every contender builds, written once: rings of nodes and
+//! Benchmarks-Game binary-trees. The builders are generic over [`Handles`] (our `Gc`,
+//! `Rc`, the handle-based peer crates); the binary-trees program is generic over
+//! [`Collector`], so `gc-arena` runs it too. `gc-stress`, the criterion benches and the
+//! profiling examples all use these.
+//!
+//! ```
+//! use gc_bench::graphs::{binary_trees, rings};
+//! use gc_bench::harness::{Collector, Rooted};
+//! use gc_bench::native::{ours::Ours, rc::RcHeap};
+//!
+//! let ours = rings::<Ours>(10, 10); // 10 rings of 10 `Gc` nodes
+//! drop(ours);
+//! assert_eq!(gc_api::collect(), 100);
+//! assert_eq!(
+//!     binary_trees(&mut Rooted::<Ours>::new(), 6),
+//!     binary_trees(&mut Rooted::<RcHeap>::new(), 6)
+//! );
+//! ```
 
-// Debug output of a ring would never end.
-#![allow(missing_debug_implementations)]
+use crate::harness::{Collector, Handles};
 
-use gc_api::{Finalize, Gc, Trace};
-use std::cell::RefCell;
-use std::rc::Rc;
-
-/// A ring node on the collected heap.
-#[derive(Trace, Finalize)]
-pub struct GcNode {
-    pub next: RefCell<Option<Gc<GcNode>>>,
+/// Builds one ring of `size` nodes and returns its first node: the first node, a chain of
+/// `size - 1` nodes each pointing at the previous one, then `first.next = last`.
+#[inline]
+pub fn ring<H: Handles>(size: usize) -> H::Ring {
+    let first = H::node(None);
+    let mut prev = first.clone();
+    for _ in 1..size {
+        prev = H::node(Some(prev));
+    }
+    H::set_next(&first, prev);
+    first
 }
 
-/// The same node with `Rc`; rings must be broken by hand.
-pub struct RcNode {
-    pub next: RefCell<Option<Rc<RcNode>>>,
+/// `rings` rings of `size` nodes; one handle per ring.
+pub fn rings<H: Handles>(rings: usize, size: usize) -> Vec<H::Ring> {
+    (0..rings).map(|_| ring::<H>(size)).collect()
 }
 
-/// `rings` rings of `size` nodes; returns one handle per ring.
-pub fn gc_rings(rings: usize, size: usize) -> Vec<Gc<GcNode>> {
-    (0..rings)
-        .map(|_| {
-            let first = Gc::new(GcNode {
-                next: RefCell::new(None),
-            });
-            let mut prev = first.clone();
-            for _ in 1..size {
-                prev = Gc::new(GcNode {
-                    next: RefCell::new(Some(prev)),
-                });
-            }
-            *first.next.borrow_mut() = Some(prev);
-            first
-        })
-        .collect()
-}
-
-/// `rings` rings of `size` `Rc` nodes; returns one handle per ring.
-pub fn rc_rings(rings: usize, size: usize) -> Vec<Rc<RcNode>> {
-    (0..rings)
-        .map(|_| {
-            let first = Rc::new(RcNode {
-                next: RefCell::new(None),
-            });
-            let mut prev = first.clone();
-            for _ in 1..size {
-                prev = Rc::new(RcNode {
-                    next: RefCell::new(Some(prev)),
-                });
-            }
-            *first.next.borrow_mut() = Some(prev);
-            first
-        })
-        .collect()
-}
-
-/// Frees `Rc` rings the only way `Rc` can: by breaking each cycle by hand.
-pub fn rc_drop_rings(rings: Vec<Rc<RcNode>>) {
+/// Lets go of rings the way the contender must: dropped (for `Rc`: broken by hand).
+pub fn release_rings<H: Handles>(rings: Vec<H::Ring>) {
     for first in rings {
-        first.next.borrow_mut().take();
+        H::release_ring(first);
     }
 }
 
-/// A binary-trees node on the collected heap.
-#[derive(Trace, Finalize)]
-pub struct GcTree {
-    pub left: Option<Gc<GcTree>>,
-    pub right: Option<Gc<GcTree>>,
-}
-
-/// A binary-trees node with `Rc`.
-pub struct RcTree {
-    pub left: Option<Rc<RcTree>>,
-    pub right: Option<Rc<RcTree>>,
-}
-
-/// A complete tree of `depth` levels below the root.
-pub fn gc_tree(depth: u32) -> Gc<GcTree> {
+/// A complete tree of `depth` levels below the root, built recursively.
+pub fn tree<H: Handles>(depth: u32) -> H::Tree {
     if depth == 0 {
-        Gc::new(GcTree {
-            left: None,
-            right: None,
-        })
+        H::tree_node(None, None)
     } else {
-        Gc::new(GcTree {
-            left: Some(gc_tree(depth - 1)),
-            right: Some(gc_tree(depth - 1)),
-        })
+        H::tree_node(Some(tree::<H>(depth - 1)), Some(tree::<H>(depth - 1)))
     }
 }
 
-/// A complete `Rc` tree of `depth` levels below the root.
-pub fn rc_tree(depth: u32) -> Rc<RcTree> {
-    if depth == 0 {
-        Rc::new(RcTree {
-            left: None,
-            right: None,
-        })
-    } else {
-        Rc::new(RcTree {
-            left: Some(rc_tree(depth - 1)),
-            right: Some(rc_tree(depth - 1)),
-        })
-    }
+/// Nodes in a tree.
+pub fn check<H: Handles>(tree: &H::Tree) -> usize {
+    let [left, right] = H::children(tree);
+    1 + left.map_or(0, check::<H>) + right.map_or(0, check::<H>)
 }
 
-/// Nodes of a `Gc` tree.
-pub fn gc_check(t: &GcTree) -> usize {
-    1 + t.left.as_deref().map_or(0, gc_check) + t.right.as_deref().map_or(0, gc_check)
-}
-
-/// Nodes of an `Rc` tree.
-pub fn rc_check(t: &RcTree) -> usize {
-    1 + t.left.as_deref().map_or(0, rc_check) + t.right.as_deref().map_or(0, rc_check)
-}
-
-/// The Benchmarks-Game binary-trees program with `Gc` nodes; returns the total checksum.
-pub fn gc_binary_trees(max_depth: u32) -> usize {
-    let mut total = gc_check(&gc_tree(max_depth + 1));
-    let long_lived = gc_tree(max_depth);
+/// The Benchmarks-Game binary-trees program: a stretch tree of `max_depth + 1`, a
+/// long-lived tree of `max_depth` held throughout, and `2^(max_depth - d + 4)` trees of
+/// each even depth `d` from 4, each built, checked and dropped; returns the checksum (total
+/// nodes checked, [`crate::jobs::trees_checksum`]). Each tree is one unit of work
+/// ([`Collector::pace`] after it).
+pub fn binary_trees<C: Collector>(c: &mut C, max_depth: u32) -> usize {
+    let mut total = c.checked_tree(max_depth + 1);
+    c.pace();
+    c.hold_tree(max_depth);
+    c.pace();
     let mut depth = 4;
     while depth <= max_depth {
         let iterations = 1usize << (max_depth - depth + 4);
         for _ in 0..iterations {
-            total += gc_check(&gc_tree(depth));
+            total += c.checked_tree(depth);
+            c.pace();
         }
         depth += 2;
     }
-    total + gc_check(&long_lived)
-}
-
-/// The Benchmarks-Game binary-trees program with `Rc` nodes; returns the total checksum.
-pub fn rc_binary_trees(max_depth: u32) -> usize {
-    let mut total = rc_check(&rc_tree(max_depth + 1));
-    let long_lived = rc_tree(max_depth);
-    let mut depth = 4;
-    while depth <= max_depth {
-        let iterations = 1usize << (max_depth - depth + 4);
-        for _ in 0..iterations {
-            total += rc_check(&rc_tree(depth));
-        }
-        depth += 2;
-    }
-    total + rc_check(&long_lived)
+    total += c.check_held_tree();
+    c.release_tree();
+    total
 }

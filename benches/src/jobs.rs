@@ -6,6 +6,7 @@
 //! parent passes the [`Job`] to the child, the child prints one [`JobResult`] line.
 //! `benches/python/workloads.py` prints the same field names.
 
+use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 /// One measurement, with its sizes.
@@ -138,7 +139,7 @@ pub struct LiveResult {
 /// [`Job::Trees`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreesResult {
-    /// Wall time of the whole program.
+    /// Time of the whole program (on the `--clock` chosen, wall time by default).
     pub total_ms: f64,
     /// The program's checksum (total nodes checked), equal for every contender.
     pub checksum: u64,
@@ -147,7 +148,7 @@ pub struct TreesResult {
 /// [`Job::Churn`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChurnResult {
-    /// Wall time of creating and dropping every cycle, automatic collection included.
+    /// Time of creating and dropping every cycle, automatic collection included.
     pub total_ms: f64,
     /// Objects (2 per cycle) whose destructor ran by the end, after a final collection.
     pub dropped: u64,
@@ -162,7 +163,11 @@ pub struct ChurnResult {
     pub pauses_us: Option<PauseSummary>,
 }
 
-/// Percentiles of a set of pauses, in microseconds (nearest rank; all 0 when empty).
+/// Percentiles of a set of pauses, in microseconds (all 0 when empty).
+///
+/// Computed with an HDR histogram ([`pause_histogram`]): nearest-rank percentiles of the
+/// pauses recorded in nanoseconds to three significant digits, so each figure is the
+/// exact one rounded up by at most 0.1%. CPython's script computes exact nearest ranks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct PauseSummary {
     /// Pauses measured.
@@ -173,6 +178,46 @@ pub struct PauseSummary {
     pub p99: f64,
     /// Longest.
     pub max: f64,
+}
+
+/// Significant decimal digits pauses are recorded to.
+pub const PAUSE_SIGNIFICANT_DIGITS: u8 = 3;
+
+/// An HDR histogram of pauses given in µs, recorded in nanoseconds (its range grows as
+/// needed).
+pub fn pause_histogram(pauses_us: impl IntoIterator<Item = f64>) -> Histogram<u64> {
+    let mut h = Histogram::<u64>::new(PAUSE_SIGNIFICANT_DIGITS)
+        .expect("3 significant digits is a valid histogram precision");
+    for us in pauses_us {
+        let ns = (us * 1e3).round().max(0.0) as u64;
+        // `record` grows the histogram as needed; only a value past what any histogram can
+        // hold fails, and that one is clamped.
+        if h.record(ns).is_err() {
+            h.saturating_record(ns);
+        }
+    }
+    h
+}
+
+impl PauseSummary {
+    /// p50, p99 and the longest pause of a histogram from [`pause_histogram`].
+    pub fn from_histogram(h: &Histogram<u64>) -> PauseSummary {
+        if h.is_empty() {
+            return PauseSummary::default();
+        }
+        let us = |ns: u64| ns as f64 / 1e3;
+        PauseSummary {
+            count: h.len(),
+            p50: us(h.value_at_quantile(0.50)),
+            p99: us(h.value_at_quantile(0.99)),
+            max: us(h.max()),
+        }
+    }
+
+    /// The summary of pauses given in µs.
+    pub fn from_pauses_us(pauses_us: impl IntoIterator<Item = f64>) -> PauseSummary {
+        PauseSummary::from_histogram(&pause_histogram(pauses_us))
+    }
 }
 
 /// [`Job::Mixed`].
@@ -186,6 +231,36 @@ pub struct MixedResult {
     pub max_outstanding_garbage: u64,
     /// Collections per generation during the young phase with the old heap.
     pub collections: [u64; 3],
-    /// Wall time of the young phase with the old heap.
+    /// Time of the young phase with the old heap.
     pub total_ms: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= b.abs() * 1e-3 + 1e-9
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank_to_a_tenth_of_a_percent() {
+        let s = PauseSummary::from_pauses_us((1..=100).map(f64::from));
+        assert_eq!(s.count, 100);
+        assert!(close(s.p50, 50.0), "{s:?}");
+        assert!(close(s.p99, 99.0), "{s:?}");
+        assert!(close(s.max, 100.0), "{s:?}");
+        assert_eq!(PauseSummary::from_pauses_us([]), PauseSummary::default());
+        let one = PauseSummary::from_pauses_us([7.0]);
+        assert!(close(one.p50, 7.0) && close(one.p99, 7.0) && close(one.max, 7.0));
+        // Sub-microsecond pauses keep their nanoseconds.
+        let tiny = PauseSummary::from_pauses_us([0.25, 0.5, 0.75]);
+        assert!(close(tiny.p50, 0.5) && close(tiny.max, 0.75), "{tiny:?}");
+    }
+
+    #[test]
+    fn checksum_counts_every_tree() {
+        // depth 4: stretch tree of depth 5 (63), long-lived depth 4 (31), 16 trees of 31.
+        assert_eq!(trees_checksum(4), 63 + 31 + 16 * 31);
+    }
 }

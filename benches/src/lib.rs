@@ -8,12 +8,21 @@
 //!   in FIFO, reverse or shuffled order).
 //! * [`suite`]: the best-of-N, interleaved comparison matrix, the RSS probe and
 //!   the burst-rounds policy comparison used by `gc-stress`.
-//! * [`graphs`]: object-graph workloads for the collector, `Gc` and `Rc` side by side.
+//! * [`harness`]: the traits every Rust contender of `gc-stress` implements
+//!   ([`harness::Collector`], and [`harness::Handles`] for handle-based ones: ours, `Rc`
+//!   and five peer crates), and the drop counter.
+//! * [`graphs`]: the object graphs (rings, binary-trees), built once for every contender.
+//! * [`native`]: the `gc-stress` workloads, written once against [`harness::Collector`];
+//!   ours-only probes in [`native::ours`]; [`peers`]: the Rust GC crates compared.
+//! * [`jobs`], [`compare`], [`report`], [`svg`]: jobs and results, child processes,
+//!   ratios and tables, pictures; [`clock`]: the `--clock wall|cpu` choice.
 //! * [`rss`]: reading the resident set size from `/proc/self/statm`.
 
 pub mod allocators;
+pub mod clock;
 pub mod compare;
 pub mod graphs;
+pub mod harness;
 pub mod jobs;
 pub mod kernels;
 pub mod mutation;

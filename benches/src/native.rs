@@ -1,95 +1,26 @@
-//! The [`Job`]s run with our `Gc` and with `std::rc::Rc` (cycles broken by hand).
+//! The [`Job`]s as every Rust contender runs them, each written once against
+//! [`Collector`]: our `Gc` ([`ours`]), `std::rc::Rc` ([`rc`], cycles broken by hand) and
+//! the peer crates ([`crate::peers`]).
 //!
-//! Node types count their own drops, so every report can be checked against the number
-//! of objects the job created. Churn and mixed also record a [`Sample`] per collection:
-//! when it ran, how long it paused, and how many objects were alive, for `--svg`.
+//! Every figure is timed with the clock chosen by `--clock` ([`crate::clock`]). Node types
+//! count their own drops ([`crate::harness::dropped`]), so every report can be checked
+//! against the number of objects the job created. Ours-only probes (collections per
+//! generation seen through callbacks, pause samples, outstanding garbage, the `mixed`
+//! workload) live in [`ours`]; churn and mixed there also record a [`Sample`] per
+//! collection for `--svg`.
 
-// Debug output of a ring would never end.
-#![allow(missing_debug_implementations)]
+use std::time::Duration;
 
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
-use std::time::Instant;
-
-use gc_api::{Finalize, Gc, Phase, Trace};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Stamp;
 use crate::graphs;
-use crate::jobs::{
-    ChurnResult, Job, JobResult, LiveResult, MixedResult, PauseSummary, RingsResult, TreesResult,
-};
+use crate::harness::{Collector, collect_until, dropped};
+use crate::jobs::{ChurnResult, Job, JobResult, LiveResult, RingsResult, TreesResult};
 use crate::rss::current_rss_bytes;
 
-thread_local! {
-    static DROPPED: Cell<u64> = const { Cell::new(0) };
-}
-
-fn dropped() -> u64 {
-    DROPPED.with(Cell::get)
-}
-
-fn count_drop() {
-    DROPPED.with(|d| d.set(d.get() + 1));
-}
-
-/// A ring node on our heap that counts its drops.
-#[derive(Trace, Finalize)]
-pub struct Node {
-    next: RefCell<Option<Gc<Node>>>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        count_drop();
-    }
-}
-
-/// The same node with `Rc`.
-pub struct RcNode {
-    next: RefCell<Option<Rc<RcNode>>>,
-}
-
-impl Drop for RcNode {
-    fn drop(&mut self) {
-        count_drop();
-    }
-}
-
-fn gc_ring(size: usize) -> Gc<Node> {
-    let first = Gc::new(Node {
-        next: RefCell::new(None),
-    });
-    let mut prev = first.clone();
-    for _ in 1..size {
-        prev = Gc::new(Node {
-            next: RefCell::new(Some(prev)),
-        });
-    }
-    *first.next.borrow_mut() = Some(prev);
-    first
-}
-
-fn rc_ring(size: usize) -> Rc<RcNode> {
-    let first = Rc::new(RcNode {
-        next: RefCell::new(None),
-    });
-    let mut prev = first.clone();
-    for _ in 1..size {
-        prev = Rc::new(RcNode {
-            next: RefCell::new(Some(prev)),
-        });
-    }
-    *first.next.borrow_mut() = Some(prev);
-    first
-}
-
-fn gc_rings(nodes: usize, ring_size: usize) -> Vec<Gc<Node>> {
-    (0..nodes / ring_size).map(|_| gc_ring(ring_size)).collect()
-}
-
-fn rc_rings(nodes: usize, ring_size: usize) -> Vec<Rc<RcNode>> {
-    (0..nodes / ring_size).map(|_| rc_ring(ring_size)).collect()
-}
+pub mod ours;
+pub mod rc;
 
 /// One collection seen by a collection callback.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -108,444 +39,246 @@ pub struct Sample {
     pub outstanding_garbage: u64,
 }
 
-/// What a child process prints for our contenders: the result and, for churn and mixed,
-/// one [`Sample`] per collection of the timed phase with the old heap.
+/// What a child process prints for a Rust contender: the result and, for churn and mixed
+/// with ours, one [`Sample`] per collection of the timed phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NativeOutput {
     /// The job's result.
     pub result: JobResult,
-    /// Collections of the run, in order (churn and mixed with `Ours`).
+    /// Collections of the run, in order (churn and mixed with ours).
     #[serde(default)]
     pub timeline: Vec<Sample>,
 }
 
-/// Which of the two in-process contenders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Native {
-    /// Our `gc_api::Gc`.
-    Ours,
-    /// `std::rc::Rc`, cycles broken by hand.
-    Rc,
-}
-
-/// Runs `job` on the calling thread. `Err` says why a job does not apply (e.g. `Rc` has
-/// no collector to time in `live`).
-pub fn run(which: Native, job: &Job) -> Result<NativeOutput, String> {
-    let plain = |result| NativeOutput {
-        result,
-        timeline: Vec::new(),
-    };
-    match (which, job) {
-        (_, Job::Rings { nodes, ring_size }) => {
-            check_rings(*nodes, *ring_size)?;
-            Ok(plain(JobResult::Rings(match which {
-                Native::Ours => ours_rings(*nodes, *ring_size),
-                Native::Rc => rc_rings_job(*nodes, *ring_size),
-            })))
+impl NativeOutput {
+    /// A result with no timeline.
+    pub fn plain(result: JobResult) -> NativeOutput {
+        NativeOutput {
+            result,
+            timeline: Vec::new(),
         }
-        (
-            Native::Ours,
-            Job::Live {
-                nodes,
-                ring_size,
-                reps,
-            },
-        ) => {
-            check_rings(*nodes, *ring_size)?;
-            Ok(plain(JobResult::Live(ours_live(
-                *nodes,
-                *ring_size,
-                (*reps).max(1),
-            ))))
-        }
-        (Native::Rc, Job::Live { .. }) => Err("Rc has no collector to time".into()),
-        (_, Job::Trees { depth }) => {
-            if *depth > 24 {
-                return Err(format!("depth {depth} is too large (at most 24)"));
-            }
-            let start = Instant::now();
-            let checksum = match which {
-                Native::Ours => graphs::gc_binary_trees(*depth),
-                Native::Rc => graphs::rc_binary_trees(*depth),
-            };
-            Ok(plain(JobResult::Trees(TreesResult {
-                total_ms: start.elapsed().as_secs_f64() * 1e3,
-                checksum: checksum as u64,
-            })))
-        }
-        (Native::Ours, Job::Churn { cycles }) => {
-            let (result, timeline) = ours_churn(*cycles);
-            Ok(NativeOutput {
-                result: JobResult::Churn(result),
-                timeline,
-            })
-        }
-        (Native::Rc, Job::Churn { cycles }) => Ok(plain(JobResult::Churn(rc_churn(*cycles)))),
-        (
-            Native::Ours,
-            Job::Mixed {
-                old_objects,
-                ring_size,
-                young_cycles,
-                sample_every,
-            },
-        ) => {
-            check_rings(*old_objects, *ring_size)?;
-            let (result, timeline) = ours_mixed(
-                *old_objects,
-                *ring_size,
-                *young_cycles,
-                (*sample_every).max(1),
-            );
-            Ok(NativeOutput {
-                result: JobResult::Mixed(result),
-                timeline,
-            })
-        }
-        (Native::Rc, Job::Mixed { .. }) => Err("Rc has no generations to measure".into()),
     }
 }
 
-fn check_rings(nodes: usize, ring_size: usize) -> Result<(), String> {
+/// Runs `job` on the calling thread with a fresh `C`. `Err` says why the job does not
+/// apply (`Rc` has no collector to time in `live`; only ours has the generations `mixed`
+/// measures) or why its sizes cannot run.
+pub fn run_with<C: Collector>(job: &Job) -> Result<JobResult, String> {
+    let mut c = C::new();
+    match *job {
+        Job::Rings { nodes, ring_size } => rings(&mut c, nodes, ring_size).map(JobResult::Rings),
+        Job::Live {
+            nodes,
+            ring_size,
+            reps,
+        } => live(&mut c, nodes, ring_size, reps).map(JobResult::Live),
+        Job::Trees { depth } => trees(&mut c, depth).map(JobResult::Trees),
+        Job::Churn { cycles } => Ok(JobResult::Churn(churn(&mut c, cycles))),
+        Job::Mixed { .. } => {
+            Err("the mixed workload measures generations, which only ours and CPython have".into())
+        }
+    }
+}
+
+/// The number of rings, or why `nodes` objects cannot be laid out in rings of `ring_size`.
+pub fn ring_count(nodes: usize, ring_size: usize) -> Result<usize, String> {
     if ring_size == 0 || nodes < ring_size || nodes % ring_size != 0 {
         return Err(format!(
             "{nodes} nodes cannot be cut into rings of {ring_size} (nodes must be a positive \
              multiple of the ring size)"
         ));
     }
-    Ok(())
+    Ok(nodes / ring_size)
 }
 
-fn per(ns: f64, n: usize) -> f64 {
-    ns / n as f64
-}
-
-fn elapsed_ns(start: Instant) -> f64 {
-    start.elapsed().as_nanos() as f64
+fn per_obj(time: Duration, objects: usize) -> f64 {
+    time.as_nanos() as f64 / objects as f64
 }
 
 fn rss_now() -> u64 {
     current_rss_bytes().map_or(0, |b| b as u64)
 }
 
-fn ours_rings(nodes: usize, ring_size: usize) -> RingsResult {
-    gc_api::collect();
-    let was_enabled = gc_api::is_enabled();
-    // Automatic collection off: the timed `collect` does all the work.
-    gc_api::disable();
-    let before_drops = dropped();
-    let rss_before = rss_now();
-    let start = Instant::now();
-    let rings = gc_rings(nodes, ring_size);
-    let alloc = elapsed_ns(start);
-    let peak = rss_now().saturating_sub(rss_before);
-    let start = Instant::now();
-    drop(rings);
-    let drop_ns = elapsed_ns(start);
-    let start = Instant::now();
-    let collected = gc_api::collect();
-    let collect = elapsed_ns(start);
-    if was_enabled {
-        gc_api::enable();
-    }
-    RingsResult {
-        alloc_ns_per_obj: per(alloc, nodes),
-        drop_ns_per_obj: per(drop_ns, nodes),
-        collect_ns_per_obj: per(collect, nodes),
-        dropped: dropped() - before_drops,
-        reported_collected: Some(collected as u64),
-        peak_rss_bytes: peak,
-    }
-}
-
-fn rc_rings_job(nodes: usize, ring_size: usize) -> RingsResult {
-    let before_drops = dropped();
-    let rss_before = rss_now();
-    let start = Instant::now();
-    let rings = rc_rings(nodes, ring_size);
-    let alloc = elapsed_ns(start);
-    let peak = rss_now().saturating_sub(rss_before);
-    let start = Instant::now();
-    for first in rings {
-        first.next.borrow_mut().take();
-    }
-    let drop_ns = elapsed_ns(start);
-    RingsResult {
-        alloc_ns_per_obj: per(alloc, nodes),
-        drop_ns_per_obj: per(drop_ns, nodes),
-        collect_ns_per_obj: 0.0,
-        dropped: dropped() - before_drops,
-        reported_collected: None,
-        peak_rss_bytes: peak,
-    }
-}
-
-fn time_best(reps: usize, mut f: impl FnMut() -> usize) -> (f64, usize) {
-    let mut best = f64::INFINITY;
+/// Best time of `reps` calls of `f`, and the sum of what they reported.
+fn time_best(reps: usize, mut f: impl FnMut() -> Option<u64>) -> (Duration, u64) {
+    let mut best = Duration::MAX;
     let mut total = 0;
     for _ in 0..reps {
-        let start = Instant::now();
-        total += f();
-        best = best.min(elapsed_ns(start));
+        let start = Stamp::now();
+        total += f().unwrap_or(0);
+        best = best.min(start.elapsed());
     }
     (best, total)
 }
 
-fn young_collection() -> usize {
-    gc_api::collect_generation(0).unwrap_or(0)
+/// [`Job::Rings`]: build the rings with automatic collection off, drop every handle (for
+/// `Rc`: break each ring by hand), then collect until every node is freed.
+pub fn rings<C: Collector>(
+    c: &mut C,
+    nodes: usize,
+    ring_size: usize,
+) -> Result<RingsResult, String> {
+    let count = ring_count(nodes, ring_size)?;
+    // Untimed: start from an empty heap. Automatic collection off: the timed collection
+    // does all the work.
+    c.collect();
+    c.set_auto_collect(false);
+    let base = dropped();
+
+    let rss_before = rss_now();
+    let start = Stamp::now();
+    c.build_rings(count, ring_size);
+    let alloc = start.elapsed();
+    let peak = rss_now().saturating_sub(rss_before);
+
+    let start = Stamp::now();
+    c.release_rings();
+    let drop_time = start.elapsed();
+
+    let (collect, reported) = if C::HAS_COLLECTOR {
+        collect_until(c, base + nodes as u64)
+    } else {
+        (Duration::ZERO, None)
+    };
+    let freed = dropped() - base;
+    c.set_auto_collect(true);
+
+    Ok(RingsResult {
+        alloc_ns_per_obj: per_obj(alloc, nodes),
+        drop_ns_per_obj: per_obj(drop_time, nodes),
+        collect_ns_per_obj: per_obj(collect, nodes),
+        dropped: freed,
+        reported_collected: reported,
+        peak_rss_bytes: peak,
+    })
 }
 
-fn ours_live(nodes: usize, ring_size: usize, reps: usize) -> LiveResult {
-    gc_api::collect();
+/// [`Job::Live`]: the best of `reps` full collections over `nodes` live objects (and,
+/// where there are generations, young collections with and without that old heap).
+pub fn live<C: Collector>(
+    c: &mut C,
+    nodes: usize,
+    ring_size: usize,
+    reps: usize,
+) -> Result<LiveResult, String> {
+    if !C::HAS_COLLECTOR {
+        return Err("no collector to time (Rc frees by reference counting alone)".into());
+    }
+    let count = ring_count(nodes, ring_size)?;
+    if reps == 0 {
+        return Err("reps must be at least 1".into());
+    }
+    c.set_auto_collect(false);
+    c.collect();
     // The same young collection with nothing behind it, for comparison.
-    let (young_empty, _) = time_best(reps, young_collection);
-    let rings = gc_rings(nodes, ring_size);
-    // Two full collections move the rings to the oldest generation.
-    gc_api::collect();
-    gc_api::collect();
-    let (full, collected) = time_best(reps, gc_api::collect);
-    let (young, young_collected) = time_best(reps, young_collection);
-    drop(rings);
-    gc_api::collect();
-    LiveResult {
-        full_collect_ns_per_obj: per(full, nodes),
-        collected: (collected + young_collected) as u64,
-        young_collect_ns: Some(young),
-        young_collect_empty_ns: Some(young_empty),
+    let young_empty = C::HAS_GENERATIONS.then(|| time_best(reps, || c.young_collect()).0);
+
+    c.build_rings(count, ring_size);
+    let base = dropped();
+    // Two untimed full collections (which move the rings to the oldest generation where
+    // there are generations). Candidate-root collectors only look at objects whose count
+    // was decremented since the last collection: every ring is made such a candidate
+    // (untimed) before each collection, so the collection has to prove the whole live heap
+    // alive, as a full collection of ours (or of `gcmodule` and `gc`) does.
+    for _ in 0..2 {
+        c.prepare_full_collection();
+        c.collect();
     }
+    let mut best = Duration::MAX;
+    let mut reported = 0;
+    for _ in 0..reps {
+        c.prepare_full_collection();
+        let start = Stamp::now();
+        reported += c.collect().unwrap_or(0);
+        best = best.min(start.elapsed());
+    }
+    let young = C::HAS_GENERATIONS.then(|| time_best(reps, || c.young_collect()));
+    let young_reported = young.map_or(0, |y| y.1);
+    let collected = (dropped() - base).max(reported + young_reported);
+
+    c.release_rings();
+    collect_until(c, base + collected + nodes as u64);
+    c.set_auto_collect(true);
+
+    let ns = |d: Duration| d.as_nanos() as f64;
+    Ok(LiveResult {
+        full_collect_ns_per_obj: per_obj(best, nodes),
+        collected,
+        young_collect_ns: young.map(|y| ns(y.0)),
+        young_collect_empty_ns: young_empty.map(ns),
+    })
 }
 
-/// Records one [`Sample`] per collection through a collection callback.
-struct Recorder {
-    samples: Rc<RefCell<Vec<Sample>>>,
-    id: gc_api::CallbackId,
-}
-
-impl Recorder {
-    /// At each collection, garbage still waiting = `garbage_made` (objects made garbage so
-    /// far) minus the drops counted since `drops_base`.
-    fn install(origin: Instant, garbage_made: Rc<Cell<u64>>, drops_base: u64) -> Recorder {
-        let samples = Rc::new(RefCell::new(Vec::new()));
-        let started = Cell::new(None::<(Instant, u64)>);
-        let sink = samples.clone();
-        let id = gc_api::add_callback(move |phase, info| match phase {
-            Phase::Start => {
-                let freed = dropped() - drops_base;
-                let outstanding = garbage_made.get().saturating_sub(freed);
-                started.set(Some((Instant::now(), outstanding)));
-            }
-            Phase::Stop => {
-                if let Some((t0, outstanding)) = started.take() {
-                    let now = Instant::now();
-                    let freed = dropped() - drops_base;
-                    sink.borrow_mut().push(Sample {
-                        at_ms: (t0 - origin).as_secs_f64() * 1e3,
-                        pause_us: (now - t0).as_secs_f64() * 1e6,
-                        generation: info.generation,
-                        collected: info.collected,
-                        live_objects: garbage_made.get().saturating_sub(freed),
-                        outstanding_garbage: outstanding,
-                    });
-                }
-            }
-        });
-        Recorder { samples, id }
+/// [`Job::Trees`]: the whole binary-trees program ([`graphs::binary_trees`]), timed, with
+/// the contender's automatic collection at its defaults.
+pub fn trees<C: Collector>(c: &mut C, depth: u32) -> Result<TreesResult, String> {
+    if depth > 24 {
+        return Err(format!("depth {depth} is too large (at most 24)"));
     }
-
-    fn finish(self) -> Vec<Sample> {
-        gc_api::remove_callback(self.id);
-        self.samples.take()
-    }
-}
-
-/// Nearest-rank percentiles of `values` (µs).
-pub fn summarize(values: impl IntoIterator<Item = f64>) -> PauseSummary {
-    let mut v: Vec<f64> = values.into_iter().collect();
-    if v.is_empty() {
-        return PauseSummary::default();
-    }
-    v.sort_by(f64::total_cmp);
-    let rank = |p: f64| {
-        let r = (p / 100.0 * v.len() as f64).ceil() as usize;
-        v[r.clamp(1, v.len()) - 1]
-    };
-    PauseSummary {
-        count: v.len() as u64,
-        p50: rank(50.0),
-        p99: rank(99.0),
-        max: v[v.len() - 1],
-    }
-}
-
-fn gc_pair() {
-    let a = Gc::new(Node {
-        next: RefCell::new(None),
-    });
-    let b = Gc::new(Node {
-        next: RefCell::new(Some(a.clone())),
-    });
-    *a.next.borrow_mut() = Some(b);
-}
-
-fn generation_collections() -> [u64; 3] {
-    gc_api::get_stats().map(|s| s.collections as u64)
-}
-
-fn ours_churn(cycles: usize) -> (ChurnResult, Vec<Sample>) {
-    gc_api::collect();
-    gc_api::enable();
-    let drops_base = dropped();
-
-    // Plain run: what a program pays.
-    let before = generation_collections();
-    let start = Instant::now();
-    for _ in 0..cycles {
-        gc_pair();
-    }
-    let total_ms = start.elapsed().as_secs_f64() * 1e3;
-    let after = generation_collections();
-    gc_api::collect();
-    let dropped_first_run = dropped() - drops_base;
-
-    // The same with automatic collection off (the garbage piles up; freed afterwards).
-    gc_api::disable();
-    let start = Instant::now();
-    for _ in 0..cycles {
-        gc_pair();
-    }
-    let total_ms_gc_off = start.elapsed().as_secs_f64() * 1e3;
-    gc_api::enable();
-    gc_api::collect();
-
-    // Again with a callback timing every collection.
-    let garbage_made = Rc::new(Cell::new(0u64));
-    let origin = Instant::now();
-    let recorder = Recorder::install(origin, garbage_made.clone(), dropped());
-    for _ in 0..cycles {
-        gc_pair();
-        garbage_made.set(garbage_made.get() + 2);
-    }
-    let timeline = recorder.finish();
-    gc_api::collect();
-
-    let result = ChurnResult {
+    let start = Stamp::now();
+    let checksum = graphs::binary_trees(c, depth);
+    let total_ms = start.elapsed_ms();
+    // Untimed clean-up: a tracing collector leaves its last trees for the next collection.
+    c.collect();
+    Ok(TreesResult {
         total_ms,
-        dropped: dropped_first_run,
-        total_ms_gc_off: Some(total_ms_gc_off),
-        collections: Some([0, 1, 2].map(|g| after[g] - before[g])),
-        pauses_us: Some(summarize(timeline.iter().map(|s| s.pause_us))),
-    };
-    (result, timeline)
+        checksum: checksum as u64,
+    })
 }
 
-fn rc_churn(cycles: usize) -> ChurnResult {
-    let drops_base = dropped();
-    let start = Instant::now();
+/// Makes and lets go of `cycles` 2-node garbage cycles, pacing after each; the time in ms.
+fn churn_loop<C: Collector>(c: &mut C, cycles: usize) -> f64 {
+    let start = Stamp::now();
     for _ in 0..cycles {
-        let a = Rc::new(RcNode {
-            next: RefCell::new(None),
-        });
-        let b = Rc::new(RcNode {
-            next: RefCell::new(Some(a.clone())),
-        });
-        *a.next.borrow_mut() = Some(b);
-        // Break the cycle by hand, as an Rc program must.
-        a.next.borrow_mut().take();
+        c.garbage_cycle();
+        c.pace();
     }
+    start.elapsed_ms()
+}
+
+/// [`Job::Churn`]: `cycles` short-lived garbage cycles with the contender's default
+/// automatic collection (what a program pays), then the same loop with automatic
+/// collection off where there is one to switch off. Pauses are ours-only
+/// ([`ours::pause_run`]).
+pub fn churn<C: Collector>(c: &mut C, cycles: usize) -> ChurnResult {
+    c.collect();
+    c.set_auto_collect(true);
+    let base = dropped();
+    let before = c.generation_collections();
+    let total_ms = churn_loop(c, cycles);
+    let after = c.generation_collections();
+    // Untimed: whatever the automatic policy left behind.
+    collect_until(c, base + 2 * cycles as u64);
+    let freed = dropped() - base;
+
+    // The same loop with automatic collection off, for contenders that have one to switch
+    // off (the others never collect on their own, so `total_ms` already is that figure);
+    // the garbage piles up and is freed afterwards.
+    let total_ms_gc_off = C::HAS_AUTO_COLLECT.then(|| {
+        c.set_auto_collect(false);
+        let base = dropped();
+        let ms = churn_loop(c, cycles);
+        c.set_auto_collect(true);
+        collect_until(c, base + 2 * cycles as u64);
+        ms
+    });
+
     ChurnResult {
-        total_ms: start.elapsed().as_secs_f64() * 1e3,
-        dropped: dropped() - drops_base,
-        total_ms_gc_off: None,
-        collections: None,
+        total_ms,
+        dropped: freed,
+        total_ms_gc_off,
+        collections: before
+            .zip(after)
+            .map(|(b, a)| [0, 1, 2].map(|g| a[g] - b[g])),
         pauses_us: None,
     }
-}
-
-/// The young phase of `mixed`: `young_cycles` garbage pairs with automatic collection
-/// on, sampling outstanding garbage every `sample_every` cycles.
-fn young_phase(young_cycles: usize, sample_every: usize) -> (f64, Vec<Sample>, u64) {
-    let garbage_made = Rc::new(Cell::new(0u64));
-    let drops_base = dropped();
-    let origin = Instant::now();
-    let recorder = Recorder::install(origin, garbage_made.clone(), drops_base);
-    let mut max_outstanding = 0;
-    for i in 0..young_cycles {
-        gc_pair();
-        garbage_made.set(garbage_made.get() + 2);
-        if i % sample_every == 0 {
-            let outstanding = garbage_made.get() - (dropped() - drops_base);
-            max_outstanding = max_outstanding.max(outstanding);
-        }
-    }
-    let total_ms = origin.elapsed().as_secs_f64() * 1e3;
-    let timeline = recorder.finish();
-    let outstanding_at_end = garbage_made.get() - (dropped() - drops_base);
-    let max_outstanding = timeline
-        .iter()
-        .map(|s| s.outstanding_garbage)
-        .chain([max_outstanding, outstanding_at_end])
-        .max()
-        .unwrap_or(0);
-    (total_ms, timeline, max_outstanding)
-}
-
-fn young_pauses(timeline: &[Sample]) -> PauseSummary {
-    summarize(
-        timeline
-            .iter()
-            .filter(|s| s.generation == 0)
-            .map(|s| s.pause_us),
-    )
-}
-
-fn ours_mixed(
-    old_objects: usize,
-    ring_size: usize,
-    young_cycles: usize,
-    sample_every: usize,
-) -> (MixedResult, Vec<Sample>) {
-    gc_api::collect();
-    gc_api::enable();
-    // A first, unmeasured run maps and faults in the memory the young garbage uses, so
-    // the run without an old heap is not the one that pays for it.
-    young_phase(young_cycles, sample_every);
-    gc_api::collect();
-    let (_, empty_timeline, _) = young_phase(young_cycles, sample_every);
-    gc_api::collect();
-
-    let old = gc_rings(old_objects, ring_size);
-    gc_api::collect();
-    let before = generation_collections();
-    let (total_ms, mut timeline, max_outstanding) = young_phase(young_cycles, sample_every);
-    let after = generation_collections();
-    for s in &mut timeline {
-        s.live_objects += old_objects as u64;
-    }
-    drop(old);
-    gc_api::collect();
-
-    let result = MixedResult {
-        young_pauses_us: young_pauses(&timeline),
-        young_pauses_empty_us: young_pauses(&empty_timeline),
-        max_outstanding_garbage: max_outstanding,
-        collections: [0, 1, 2].map(|g| after[g] - before[g]),
-        total_ms,
-    };
-    (result, timeline)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_use_nearest_rank() {
-        let s = summarize((1..=100).map(f64::from));
-        assert_eq!((s.count, s.p50, s.p99, s.max), (100, 50.0, 99.0, 100.0));
-        assert_eq!(summarize([]), PauseSummary::default());
-        let one = summarize([7.0]);
-        assert_eq!((one.p50, one.p99, one.max), (7.0, 7.0, 7.0));
-    }
+    use crate::harness::Rooted;
+    use crate::jobs::trees_checksum;
 
     #[test]
     fn rings_must_divide_evenly() {
@@ -553,6 +286,48 @@ mod tests {
             nodes: 25,
             ring_size: 10,
         };
-        assert!(run(Native::Ours, &job).unwrap_err().contains("multiple"));
+        assert!(
+            run_with::<Rooted<ours::Ours>>(&job)
+                .unwrap_err()
+                .contains("multiple")
+        );
+    }
+
+    #[test]
+    fn rc_frees_rings_by_hand_and_has_nothing_to_collect() {
+        let job = Job::Rings {
+            nodes: 100,
+            ring_size: 10,
+        };
+        let Ok(JobResult::Rings(r)) = run_with::<Rooted<rc::RcHeap>>(&job) else {
+            panic!("rc rings failed");
+        };
+        assert_eq!((r.dropped, r.collect_ns_per_obj), (100, 0.0));
+        let live = Job::Live {
+            nodes: 10,
+            ring_size: 10,
+            reps: 1,
+        };
+        assert!(run_with::<Rooted<rc::RcHeap>>(&live).is_err());
+    }
+
+    #[test]
+    fn ours_and_rc_agree_on_trees_and_churn() {
+        for depth in [4, 7] {
+            for r in [
+                run_with::<Rooted<ours::Ours>>(&Job::Trees { depth }),
+                run_with::<Rooted<rc::RcHeap>>(&Job::Trees { depth }),
+            ] {
+                let Ok(JobResult::Trees(t)) = r else {
+                    panic!("trees failed")
+                };
+                assert_eq!(t.checksum, trees_checksum(depth));
+            }
+        }
+        let Ok(JobResult::Churn(c)) = run_with::<Rooted<rc::RcHeap>>(&Job::Churn { cycles: 50 })
+        else {
+            panic!("rc churn failed")
+        };
+        assert_eq!((c.dropped, c.total_ms_gc_off), (100, None));
     }
 }

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::clock::Clock;
 use crate::compare::{Contender, Outcome};
 use crate::jobs::{Job, JobResult, PauseSummary};
 
@@ -16,11 +17,13 @@ pub struct Report {
     pub problems: Vec<Vec<String>>,
     /// `(key, ours / theirs)`.
     pub ratios: Vec<(String, f64)>,
+    /// The clock the children timed the job with.
+    pub clock: Clock,
 }
 
 impl Report {
-    /// Checks the outcomes and computes the ratios.
-    pub fn new(job: Job, outcomes: Vec<Outcome>) -> Report {
+    /// Checks the outcomes (timed with `clock`) and computes the ratios.
+    pub fn new(job: Job, outcomes: Vec<Outcome>, clock: Clock) -> Report {
         let reference_checksum = match job {
             Job::Trees { depth } => Some(crate::jobs::trees_checksum(depth)),
             _ => None,
@@ -37,6 +40,7 @@ impl Report {
             outcomes,
             problems,
             ratios: Vec::new(),
+            clock,
         };
         report.ratios = report.compute_ratios();
         report
@@ -249,6 +253,7 @@ impl Report {
             .collect();
         json!({
             "workload": self.job.name(),
+            "clock": self.clock.key(),
             "config": serde_json::to_value(&self.job).unwrap_or(Value::Null),
             "results": results,
             "ratios": ratios,

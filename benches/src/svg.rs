@@ -11,15 +11,36 @@ const GENERATION_COLORS: [RGBColor; 3] = [
     RGBColor(214, 39, 40),
 ];
 
-/// Pauses per bin, for each generation, over `bins` equal bins from 0 to `top`
-/// (longer pauses land in the last bin).
+/// Pauses per bin, for each generation, over `bins` equal bins from 0 to `top` µs
+/// (longer pauses land in the last bin), counted from an HDR histogram per generation
+/// ([`pause_histogram`](crate::jobs::pause_histogram), so a pause within 0.1% of a bin's
+/// edge may land on either side); a bin is `top / bins` rounded up to whole nanoseconds.
 pub fn pause_histogram(samples: &[Sample], bins: usize, top: f64) -> [Vec<u32>; 3] {
+    let bins = bins.max(1);
+    let step_ns = bin_width_ns(top, bins);
     let mut counts = [vec![0u32; bins], vec![0u32; bins], vec![0u32; bins]];
-    for s in samples {
-        let bin = ((s.pause_us / top) * bins as f64).floor() as usize;
-        counts[s.generation.min(2)][bin.min(bins - 1)] += 1;
+    for (generation, counts) in counts.iter_mut().enumerate() {
+        let h = crate::jobs::pause_histogram(
+            samples
+                .iter()
+                .filter(|s| s.generation.min(2) == generation)
+                .map(|s| s.pause_us),
+        );
+        if h.is_empty() {
+            continue;
+        }
+        // Each recorded bucket of the histogram goes to the bin of its middle value.
+        for v in h.iter_recorded() {
+            let bin = h.median_equivalent(v.value_iterated_to()) / step_ns;
+            counts[(bin as usize).min(bins - 1)] += v.count_at_value() as u32;
+        }
     }
     counts
+}
+
+/// The width in whole nanoseconds of one of `bins` bins spanning `top` µs.
+fn bin_width_ns(top: f64, bins: usize) -> u64 {
+    ((top * 1e3 / bins as f64).ceil() as u64).max(1)
 }
 
 /// Draws `samples` to an SVG file at `path`; `title` names the run.
@@ -37,12 +58,12 @@ pub fn draw(path: &std::path::Path, title: &str, samples: &[Sample]) -> Result<(
 
     // The distribution: most pauses are short young collections, so the axis stops at
     // the 99.9th percentile and the last bin holds everything longer.
-    let mut pauses: Vec<f64> = samples.iter().map(|s| s.pause_us).collect();
-    pauses.sort_by(f64::total_cmp);
-    let longest = pauses[pauses.len() - 1];
-    let cut = pauses[((pauses.len() as f64 * 0.999) as usize).min(pauses.len() - 1)];
-    let x_top = (cut * 1.1).max(1.0);
+    let all = crate::jobs::pause_histogram(samples.iter().map(|s| s.pause_us));
+    let longest = all.max() as f64 / 1e3;
+    let cut = all.value_at_quantile(0.999) as f64 / 1e3;
     let bins = 60;
+    // Whole nanoseconds per bin, so the bars line up with the histogram's steps.
+    let x_top = bin_width_ns((cut * 1.1).max(1.0), bins) as f64 * bins as f64 / 1e3;
     let hist = pause_histogram(samples, bins, x_top);
     let y_top = hist
         .iter()
@@ -227,8 +248,8 @@ mod tests {
             sample(500.0, 2),
         ];
         let h = pause_histogram(&samples, 10, 100.0);
-        assert_eq!(h[0][0], 2);
-        assert_eq!(h[1][5], 1);
+        assert_eq!(h[0][0], 2, "{h:?}");
+        assert_eq!(h[1][5], 1, "{h:?}");
         assert_eq!(h[2][9], 1, "a pause past the top lands in the last bin");
         let total: u32 = h.iter().flatten().sum();
         assert_eq!(total, 4);

@@ -50,7 +50,7 @@ fn ratio(doc: &Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("ratio {key} missing: {}", doc["ratios"]))
 }
 
-const RUST_CONTENDERS: [&str; 7] = [
+const RUST_CONTENDERS: [&str; 8] = [
     "ours",
     "rc",
     "gcmodule",
@@ -58,6 +58,7 @@ const RUST_CONTENDERS: [&str; 7] = [
     "rust-cc",
     "bacon_rajan_cc",
     "gc",
+    "gc-arena",
 ];
 
 #[test]
@@ -79,6 +80,8 @@ fn rings_compare_frees_every_object_with_every_contender() {
         assert!(r["alloc_ns_per_obj"].as_f64().unwrap() > 0.0, "{c}: {r}");
     }
     assert_eq!(result(&doc, "ours")["reported_collected"], 50_000);
+    assert_eq!(result(&doc, "gc-arena")["reported_collected"], 50_000);
+    assert_eq!(doc["clock"], "wall");
     assert_eq!(result(&doc, "rc")["collect_ns_per_obj"], 0.0);
     for key in [
         "rings_reclaim_vs_best_peer",
@@ -106,6 +109,7 @@ fn live_collections_free_nothing() {
         "rust-cc",
         "bacon_rajan_cc",
         "gc",
+        "gc-arena",
     ] {
         assert_eq!(result(&doc, c)["collected"], 0, "{c}");
     }
@@ -221,7 +225,32 @@ fn the_tour_reports_every_headline_ratio() {
         .iter()
         .map(|w| w["workload"].as_str().unwrap())
         .collect();
-    assert_eq!(workloads, ["rings", "live", "churn", "trees", "mixed"]);
+    // binary-trees twice: at a small depth with everyone, at a larger one without the
+    // contenders too slow for it (whose rows say so).
+    assert_eq!(
+        workloads,
+        ["rings", "live", "churn", "trees", "trees", "mixed"]
+    );
+    let depths: Vec<u64> = doc["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["workload"] == "trees")
+        .map(|w| w["config"]["depth"].as_u64().unwrap())
+        .collect();
+    assert_eq!(depths.len(), 2);
+    assert!(depths[1] > depths[0], "{depths:?}");
+    let large = &doc["workloads"][4]["results"];
+    for slow in ["gc", "gc-arena", "cpython"] {
+        let why = large[slow]["skipped"].as_str().unwrap_or_default();
+        assert!(why.contains("left at depth"), "{slow}: {why}");
+    }
+    assert_eq!(
+        large["ours"]["checksum"],
+        trees_checksum(depths[1] as u32),
+        "{large}"
+    );
+    assert!(ratio(&doc, &format!("trees_d{}_vs_rc", depths[0])) > 0.0);
     // (Not the RSS ratio: at this scale a process's resident size may not move at all.)
     for key in [
         "rings_reclaim_vs_best_peer",
@@ -237,6 +266,36 @@ fn the_tour_reports_every_headline_ratio() {
         }
     }
     assert_eq!(doc["graph"]["violations"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn the_cpu_clock_is_used_and_reported() {
+    let doc = json(&[
+        "churn",
+        "--cycles",
+        "2000",
+        "--compare",
+        "--only",
+        "rc,gc-arena,cpython",
+        "--clock",
+        "cpu",
+    ]);
+    assert_eq!(doc["clock"], "cpu");
+    for c in ["ours", "rc", "gc-arena"] {
+        let r = result(&doc, c);
+        assert_eq!(r["dropped"], 4000, "{c}: {r}");
+        assert!(r["total_ms"].as_f64().unwrap() >= 0.0, "{c}: {r}");
+    }
+    if python_available() {
+        assert_eq!(result(&doc, "cpython")["dropped"], 4000);
+    }
+    let out = gc_stress(&["trees", "--depth", "6", "--clock", "cpu"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("process CPU time"), "{text}");
+
+    let out = gc_stress(&["trees", "--clock", "sundial"]);
+    assert!(!out.status.success());
 }
 
 #[test]

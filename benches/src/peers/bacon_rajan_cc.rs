@@ -5,7 +5,7 @@
 //! count. The crate never collects on its own (the roots buffer grows until the program
 //! calls `collect_cycles`). It has no derive: `Trace` is implemented by hand.
 
-use super::{PeerGc, count_drop};
+use crate::harness::{Handles, count_drop};
 use ::bacon_rajan_cc::{Cc, Trace, Tracer, collect_cycles};
 use std::cell::RefCell;
 
@@ -42,7 +42,7 @@ impl Trace for Tree {
 /// The `bacon_rajan_cc` peer.
 pub(super) struct Peer;
 
-impl PeerGc for Peer {
+impl Handles for Peer {
     type Ring = Cc<Node>;
     type Tree = Cc<Tree>;
     const CANDIDATE_ROOTS_ONLY: bool = true;

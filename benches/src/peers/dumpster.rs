@@ -5,7 +5,7 @@
 //! By default a drop starts a collection once more `Gc`s were dropped since the last one
 //! than exist (`default_collect_condition`); `set_collect_condition` turns that off.
 
-use super::{PeerGc, count_drop};
+use crate::harness::{Handles, count_drop};
 use ::dumpster::Trace;
 use ::dumpster::unsync::{
     CollectInfo, Gc, collect, default_collect_condition, set_collect_condition,
@@ -40,7 +40,7 @@ fn never(_: &CollectInfo) -> bool {
 /// The `dumpster` peer.
 pub(super) struct Peer;
 
-impl PeerGc for Peer {
+impl Handles for Peer {
     type Ring = Gc<Node>;
     type Tree = Gc<Tree>;
     const CANDIDATE_ROOTS_ONLY: bool = true;

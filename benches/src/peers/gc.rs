@@ -15,7 +15,7 @@
 // rustc's `non_local_definitions` lint flags at every `#[derive]`.
 #![allow(non_local_definitions)]
 
-use super::{DropCount, PeerGc};
+use crate::harness::{DropCount, Handles};
 use ::gc::{Finalize, Gc, GcCell, GcConfig, Trace, configure, force_collect};
 
 /// A ring node.
@@ -37,7 +37,7 @@ pub(super) struct Tree {
 /// The `gc` peer.
 pub(super) struct Peer;
 
-impl PeerGc for Peer {
+impl Handles for Peer {
     type Ring = Gc<Node>;
     type Tree = Gc<Tree>;
     const CANDIDATE_ROOTS_ONLY: bool = false;

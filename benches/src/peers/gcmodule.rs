@@ -5,7 +5,7 @@
 //! (the derived `is_type_tracked` would recurse forever), so, as the crate's docs advise,
 //! both node types implement `Trace` by hand and return `true` from `is_type_tracked`.
 
-use super::{PeerGc, count_drop};
+use crate::harness::{Handles, count_drop};
 use ::gcmodule::{Cc, Trace, Tracer, collect_thread_cycles};
 use std::cell::RefCell;
 
@@ -52,7 +52,7 @@ impl Trace for Tree {
 /// The `gcmodule` peer.
 pub(super) struct Peer;
 
-impl PeerGc for Peer {
+impl Handles for Peer {
     type Ring = Cc<Node>;
     type Tree = Cc<Tree>;
     const CANDIDATE_ROOTS_ONLY: bool = false;

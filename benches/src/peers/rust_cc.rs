@@ -9,7 +9,7 @@
 //! The `Trace` derive also writes an empty `Drop` impl for the node (so a custom `Drop`
 //! cannot touch a `Cc`), hence the destructor is counted by an ignored [`DropCount`] field.
 
-use super::{DropCount, PeerGc};
+use crate::harness::{DropCount, Handles};
 use ::rust_cc::{Cc, Finalize, Trace, collect_cycles, config};
 use std::cell::RefCell;
 
@@ -31,7 +31,7 @@ pub(super) struct Tree {
 /// The `rust-cc` peer.
 pub(super) struct Peer;
 
-impl PeerGc for Peer {
+impl Handles for Peer {
     type Ring = Cc<Node>;
     type Tree = Cc<Tree>;
     const CANDIDATE_ROOTS_ONLY: bool = true;

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use gc_bench::clock::Clock;
 use gc_bench::compare::{self, Contender, Outcome};
 use gc_bench::jobs::{Job, JobResult};
 use gc_bench::mutation::{self, GraphConfig, GraphReport};
+use gc_bench::peers::Peer;
 use gc_bench::report::Report;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value, json};
@@ -21,6 +23,7 @@ use alloc::{AllocArgs, parse_positive};
 ///
 /// Without a subcommand, a tour runs every collector workload at a small size against
 /// std Rc, the Rust GC crates and CPython (well under a minute) and says what it shows.
+/// Every timed figure is wall time unless `--clock cpu` asks for process CPU time.
 /// Each workload can also run alone, larger, with `--compare` to add the others.
 #[derive(Debug, Parser)]
 #[command(name = "gc-stress", version, args_conflicts_with_subcommands = true)]
@@ -59,6 +62,9 @@ enum Workload {
     /// `--compare`, which starts one process per contender).
     #[command(hide = true)]
     Child {
+        /// The clock every timed figure is read from.
+        #[arg(long, value_enum, default_value_t = Clock::Wall)]
+        clock: Clock,
         /// ours, rc, or a peer crate's name.
         contender: String,
         /// The job, as JSON.
@@ -69,15 +75,20 @@ enum Workload {
 #[derive(Debug, Clone, Args)]
 struct CompareArgs {
     /// Also run the workload with std Rc, the Rust GC crates (gcmodule, dumpster,
-    /// rust-cc, bacon_rajan_cc, gc) and CPython, each in its own process, and print
-    /// ratios (ours / theirs, lower is better).
+    /// rust-cc, bacon_rajan_cc, gc, gc-arena) and CPython, each in its own process, and
+    /// print ratios (ours / theirs, lower is better).
     #[arg(long)]
     compare: bool,
 
     /// With --compare: only these contenders (comma-separated: rc, gcmodule, dumpster,
-    /// rust-cc, bacon_rajan_cc, gc, cpython).
+    /// rust-cc, bacon_rajan_cc, gc, gc-arena, cpython).
     #[arg(long, value_delimiter = ',', requires = "compare")]
     only: Vec<String>,
+
+    /// The clock every contender times with: wall time, or the process's CPU time
+    /// (CLOCK_PROCESS_CPUTIME_ID: other processes on a shared machine do not count).
+    #[arg(long, value_enum, default_value_t = Clock::Wall)]
+    clock: Clock,
 
     /// Print exactly one JSON object on stdout instead of tables.
     #[arg(long)]
@@ -174,9 +185,12 @@ struct GraphArgs {
 
 #[derive(Debug, Clone, Args)]
 struct TourArgs {
-    /// Multiply every size of the tour by this factor (1 takes 15-30 s here).
+    /// Multiply every size of the tour by this factor (1 takes 15-40 s on 2 cores).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
+    /// The clock every contender times with: wall time, or the process's CPU time.
+    #[arg(long, value_enum, default_value_t = Clock::Wall)]
+    clock: Clock,
     /// Print exactly one JSON object on stdout instead of tables.
     #[arg(long)]
     json: bool,
@@ -187,7 +201,11 @@ fn main() -> ExitCode {
     let result = match cli.workload {
         None => run_tour(&cli.tour),
         Some(Workload::Alloc(args)) => alloc::run_alloc(&args).map_err(|e| e.to_string()),
-        Some(Workload::Child { contender, job }) => run_child(&contender, &job),
+        Some(Workload::Child {
+            clock,
+            contender,
+            job,
+        }) => run_child(&contender, &job, clock),
         Some(Workload::Graph(args)) => run_graph(&args),
         Some(Workload::Rings(a)) => run_single(
             Job::Rings {
@@ -230,11 +248,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_child(contender: &str, job: &str) -> Result<(), String> {
+fn run_child(contender: &str, job: &str, clock: Clock) -> Result<(), String> {
     let contender =
         Contender::from_key(contender).ok_or_else(|| format!("unknown contender `{contender}`"))?;
     let job: Job = serde_json::from_str(job).map_err(|e| format!("bad job `{job}`: {e}"))?;
-    let out = compare::run_here(contender, &job)?;
+    let out = compare::run_here(contender, &job, clock)?;
     println!(
         "{}",
         serde_json::to_string(&out).map_err(|e| e.to_string())?
@@ -255,7 +273,7 @@ fn contenders(compare: bool, only: &[String]) -> Result<Vec<Contender>, String> 
             let c = Contender::from_key(name.trim()).ok_or_else(|| {
                 format!(
                     "unknown contender `{name}` (known: rc, gcmodule, dumpster, rust-cc, \
-                     bacon_rajan_cc, gc, cpython)"
+                     bacon_rajan_cc, gc, gc-arena, cpython)"
                 )
             })?;
             if !out.contains(&c) {
@@ -278,19 +296,31 @@ fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// Runs `job` with each contender, one child process each.
-fn measure(job: &Job, contenders: &[Contender], bar: &ProgressBar) -> Result<Report, String> {
+/// Runs `job` with each contender, one child process each, timed with `clock`. The
+/// contenders in `left_out` do not run; their row says why (`why`).
+fn measure(
+    job: &Job,
+    contenders: &[Contender],
+    clock: Clock,
+    left_out: &[Contender],
+    why: &str,
+    bar: &ProgressBar,
+) -> Result<Report, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let mut outcomes: Vec<Outcome> = Vec::new();
     for &c in contenders {
         if !c.applies_to(job) {
             continue;
         }
+        if left_out.contains(&c) {
+            outcomes.push(Outcome::failed(c, why.to_owned()));
+            continue;
+        }
         bar.set_message(format!("{}: {c}", job.name()));
-        outcomes.push(compare::run_in_child(&exe, c, job));
+        outcomes.push(compare::run_in_child(&exe, c, job, clock));
         bar.inc(1);
     }
-    Ok(Report::new(job.clone(), outcomes))
+    Ok(Report::new(job.clone(), outcomes, clock))
 }
 
 fn describe(job: &Job) -> String {
@@ -347,7 +377,7 @@ fn run_single(job: Job, args: &CompareArgs, svg: Option<&std::path::Path>) -> Re
     let contenders = contenders(args.compare, &args.only)?;
     let runs = contenders.iter().filter(|c| c.applies_to(&job)).count();
     let bar = progress_bar(runs as u64, args.json);
-    let report = measure(&job, &contenders, &bar)?;
+    let report = measure(&job, &contenders, args.clock, &[], "", &bar)?;
     bar.finish_and_clear();
     if let Some(path) = svg {
         draw_svg(&report, path)?;
@@ -359,6 +389,7 @@ fn run_single(job: Job, args: &CompareArgs, svg: Option<&std::path::Path>) -> Re
         );
     } else {
         println!("{}", describe(&job));
+        println!("({})", args.clock.describe());
         println!();
         report.print();
         print_ratios(&report.ratios);
@@ -454,49 +485,132 @@ fn graph_verdict(r: &GraphReport) -> Result<(), String> {
     Ok(())
 }
 
-/// The tour's jobs at `scale` (1.0 is the default).
-fn tour_jobs(scale: f64) -> Vec<Job> {
-    let n = |base: f64| ((base * scale).round() as usize).max(10);
-    let rings = n(200_000.0) / 10 * 10;
-    let depth = (14.0 + scale.max(1e-3).log2()).round().clamp(4.0, 22.0) as u32;
+/// One workload of the tour: its job, and the contenders left out of it (with why).
+struct TourStep {
+    job: Job,
+    left_out: Vec<Contender>,
+    why: String,
+}
+
+/// Contenders too slow for the tour's larger binary-trees: measured on the project's
+/// 2-core machine at depth 18, `gc` 0.5.1 takes about 15 s and `gc-arena` 0.7 about 18 s
+/// (tracing collectors without generations: each collection re-marks the long-lived tree
+/// and sweeps every object) and CPython about 60 s, each longer than the rest of the tour.
+/// They run the smaller depth only.
+fn slow_at_large_trees() -> Vec<Contender> {
     vec![
-        Job::Rings {
-            nodes: rings.max(10),
+        Contender::Peer(Peer::Gc),
+        Contender::Peer(Peer::GcArena),
+        Contender::CPython,
+    ]
+}
+
+/// The tour's binary-trees depths at `scale`: a small one every contender runs, and a
+/// larger one (18 at scale 1) for all but [`slow_at_large_trees`] (`None` when the scale
+/// leaves no room above the small one).
+fn tour_tree_depths(scale: f64) -> (u32, Option<u32>) {
+    let small = (14.0 + scale.max(1e-3).log2()).round().clamp(4.0, 22.0) as u32;
+    let large = (small + 4).min(22);
+    (small, (large > small).then_some(large))
+}
+
+/// The tour's workloads at `scale` (1.0 is the default).
+fn tour_steps(scale: f64) -> Vec<TourStep> {
+    let n = |base: f64| ((base * scale).round() as usize).max(10);
+    let rings = (n(200_000.0) / 10 * 10).max(10);
+    let all = |job: Job| TourStep {
+        job,
+        left_out: Vec::new(),
+        why: String::new(),
+    };
+    let (small, large) = tour_tree_depths(scale);
+    let mut steps = vec![
+        all(Job::Rings {
+            nodes: rings,
             ring_size: 10,
-        },
-        Job::Live {
-            nodes: rings.max(10),
+        }),
+        all(Job::Live {
+            nodes: rings,
             ring_size: 10,
             reps: 3,
-        },
-        Job::Churn {
+        }),
+        all(Job::Churn {
             cycles: n(200_000.0),
-        },
-        Job::Trees { depth },
-        Job::Mixed {
-            old_objects: rings.max(10),
-            ring_size: 10,
-            young_cycles: n(300_000.0),
-            sample_every: 100,
-        },
-    ]
+        }),
+        all(Job::Trees { depth: small }),
+    ];
+    if let Some(large) = large {
+        steps.push(TourStep {
+            job: Job::Trees { depth: large },
+            left_out: slow_at_large_trees(),
+            why: format!(
+                "left at depth {small} (above): at depth {large} it takes longer than the \
+                 rest of the tour"
+            ),
+        });
+    }
+    steps.push(all(Job::Mixed {
+        old_objects: rings,
+        ring_size: 10,
+        young_cycles: n(300_000.0),
+        sample_every: 100,
+    }));
+    steps
+}
+
+/// The ratios of the tour's reports in one list. Both binary-trees runs make `trees_*`
+/// keys: the larger depth keeps them, the smaller one's become `trees_d{depth}_*`.
+fn tour_ratios(reports: &[Report]) -> Vec<(String, f64)> {
+    let largest_trees = reports
+        .iter()
+        .filter_map(|r| match r.job {
+            Job::Trees { depth } => Some(depth),
+            _ => None,
+        })
+        .max();
+    let mut ratios = Vec::new();
+    for r in reports {
+        let rename = match r.job {
+            Job::Trees { depth } if Some(depth) != largest_trees => Some(depth),
+            _ => None,
+        };
+        for (k, v) in &r.ratios {
+            let key = match (rename, k.strip_prefix("trees_")) {
+                (Some(d), Some(rest)) => format!("trees_d{d}_{rest}"),
+                _ => k.clone(),
+            };
+            ratios.push((key, *v));
+        }
+    }
+    ratios
 }
 
 fn run_tour(args: &TourArgs) -> Result<(), String> {
     if !(args.scale > 0.0 && args.scale <= 100.0) {
         return Err(format!("--scale must be in (0, 100], got {}", args.scale));
     }
-    let jobs = tour_jobs(args.scale);
+    let steps = tour_steps(args.scale);
     let all = Contender::all();
     let python_note = compare::python_available().err();
-    let runs: usize = jobs
+    let runs: usize = steps
         .iter()
-        .map(|j| all.iter().filter(|c| c.applies_to(j)).count())
+        .map(|s| {
+            all.iter()
+                .filter(|c| c.applies_to(&s.job) && !s.left_out.contains(c))
+                .count()
+        })
         .sum();
     let bar = progress_bar(runs as u64 + 1, args.json);
     let mut reports = Vec::new();
-    for job in &jobs {
-        reports.push(measure(job, &all, &bar)?);
+    for step in &steps {
+        reports.push(measure(
+            &step.job,
+            &all,
+            args.clock,
+            &step.left_out,
+            &step.why,
+            &bar,
+        )?);
     }
     bar.set_message("graph: mutation checked against a shadow graph");
     let graph = mutation::run(GraphConfig {
@@ -507,10 +621,7 @@ fn run_tour(args: &TourArgs) -> Result<(), String> {
     });
     bar.finish_and_clear();
 
-    let mut ratios: Vec<(String, f64)> = Vec::new();
-    for r in &reports {
-        ratios.extend(r.ratios.iter().cloned());
-    }
+    let ratios = tour_ratios(&reports);
     if args.json {
         let mut merged = Map::new();
         for (k, v) in &ratios {
@@ -519,6 +630,7 @@ fn run_tour(args: &TourArgs) -> Result<(), String> {
         let doc = json!({
             "workload": "tour",
             "scale": args.scale,
+            "clock": args.clock.key(),
             "ratios": merged,
             "workloads": reports.iter().map(Report::to_json).collect::<Vec<_>>(),
             "graph": serde_json::to_value(&graph).map_err(|e| e.to_string())?,
@@ -528,10 +640,11 @@ fn run_tour(args: &TourArgs) -> Result<(), String> {
             serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?
         );
     } else {
-        println!("gc-stress: a tour of the collector, side by side with std Rc, five Rust GC");
+        println!("gc-stress: a tour of the collector, side by side with std Rc, six Rust GC");
         println!("crates and CPython, each contender in its own process. Every object below");
         println!("is refcounted: most die the moment their last handle goes, and the");
         println!("generational cycle collector (CPython's algorithm) frees the cycles.");
+        println!("({}.)", args.clock.describe());
         if let Some(note) = &python_note {
             println!("{note}");
         }
@@ -569,11 +682,43 @@ fn run_tour(args: &TourArgs) -> Result<(), String> {
     }
 }
 
-/// One sentence per workload, from the ratios.
+/// The Rust peers of `r` that ran, by crate name, comma-separated.
+fn peers_that_ran(r: &Report) -> String {
+    let names: Vec<String> = r
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.contender, Contender::Peer(_)) && o.result.is_ok())
+        .map(|o| o.contender.key().to_owned())
+        .collect();
+    if names.is_empty() {
+        "none ran".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_names(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// One sentence per workload, from the ratios, each naming the size it was measured at.
 fn print_headlines(reports: &[Report]) {
     println!("what this run shows (ours / theirs; below 1.00x we are faster or smaller):");
     let get = |r: &Report, key: &str| r.ratios.iter().find(|(k, _)| k == key).map(|p| p.1);
     let x = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.2}x"));
+    let tree_depths = || {
+        reports.iter().filter_map(|r| match r.job {
+            Job::Trees { depth } => Some(depth),
+            _ => None,
+        })
+    };
+    let largest_trees = tree_depths().max();
+    let smallest_trees = tree_depths().min();
     for r in reports {
         let ours = r
             .outcomes
@@ -581,44 +726,84 @@ fn print_headlines(reports: &[Report]) {
             .find(|o| o.contender == Contender::Ours)
             .and_then(|o| o.result.as_ref().ok());
         match (&r.job, ours) {
-            (Job::Rings { .. }, Some(JobResult::Rings(o))) => println!(
-                "- cycles: freeing rings costs {:.0} ns/object (drop + collect): {} CPython's \
-                 collector alone, {} the best Rust peer, {} Rc breaking them by hand; \
-                 memory {} Rc's",
+            (Job::Rings { nodes, ring_size }, Some(JobResult::Rings(o))) => println!(
+                "- cycles ({nodes} objects in rings of {ring_size}): freeing them costs {:.0} \
+                 ns/object (drop + collect): {} CPython's collector alone, {} the best Rust \
+                 peer, {} Rc breaking them by hand; memory {} Rc's",
                 o.reclaim_ns_per_obj(),
                 x(get(r, "rings_collect_vs_cpython")),
                 x(get(r, "rings_reclaim_vs_best_peer")),
                 x(get(r, "rings_reclaim_vs_rc")),
                 x(get(r, "rings_peak_rss_vs_rc")),
             ),
-            (Job::Live { .. }, Some(JobResult::Live(o))) => println!(
-                "- live heap: a full collection costs {:.0} ns per live object: {} CPython, \
-                 {} the best Rust peer; a young collection takes {} as long with the old \
-                 heap as without",
+            (Job::Live { nodes, .. }, Some(JobResult::Live(o))) => println!(
+                "- live heap ({nodes} objects): a full collection costs {:.0} ns per live \
+                 object: {} CPython, {} the best Rust peer; a young collection takes {} as \
+                 long with that old heap as without",
                 o.full_collect_ns_per_obj,
                 x(get(r, "live_collect_vs_cpython")),
                 x(get(r, "live_collect_vs_best_peer")),
                 x(get(r, "live_young_old_vs_empty")),
             ),
-            (Job::Churn { .. }, Some(JobResult::Churn(o))) => println!(
-                "- garbage cycles with automatic collection: {:.0} ms, {} CPython, {} the best \
-                 Rust peer, {} Rc breaking cycles by hand; {} the time with collection off",
+            (Job::Churn { cycles }, Some(JobResult::Churn(o))) => println!(
+                "- garbage cycles with automatic collection ({cycles} 2-object cycles): {:.0} \
+                 ms, {} CPython, {} the best Rust peer, {} Rc breaking cycles by hand; {} the \
+                 time with collection off",
                 o.total_ms,
                 x(get(r, "churn_vs_cpython")),
                 x(get(r, "churn_vs_best_peer")),
                 x(get(r, "churn_vs_rc")),
                 x(get(r, "churn_gc_on_vs_off")),
             ),
-            (Job::Trees { .. }, Some(JobResult::Trees(o))) => println!(
-                "- binary-trees (no cycles): {:.0} ms, {} Rc, {} CPython, {} the best Rust peer",
-                o.total_ms,
-                x(get(r, "trees_vs_rc")),
-                x(get(r, "trees_vs_cpython")),
-                x(get(r, "trees_vs_best_peer")),
-            ),
-            (Job::Mixed { .. }, Some(JobResult::Mixed(o))) => println!(
-                "- old heap + young garbage: young pauses p50 {:.0} µs, {} the pause with no \
-                 old heap; at most {} garbage objects waited for a collection (CPython: {})",
+            (Job::Trees { depth }, Some(JobResult::Trees(o))) if largest_trees != Some(*depth) => {
+                println!(
+                    "- binary-trees at depth {depth} (no cycles, {} nodes): {:.0} ms, {} Rc, \
+                     {} CPython, {} gc, {} gc-arena, {} the best Rust peer",
+                    o.checksum,
+                    o.total_ms,
+                    x(get(r, "trees_vs_rc")),
+                    x(get(r, "trees_vs_cpython")),
+                    x(get(r, "trees_vs_gc")),
+                    x(get(r, "trees_vs_gc_arena")),
+                    x(get(r, "trees_vs_best_peer")),
+                )
+            }
+            (Job::Trees { depth }, Some(JobResult::Trees(o))) => {
+                let skipped: Vec<String> = r
+                    .outcomes
+                    .iter()
+                    .filter(|o| o.result.is_err())
+                    .map(|o| o.contender.to_string())
+                    .collect();
+                println!(
+                    "- binary-trees at depth {depth} (no cycles, {} nodes): {:.0} ms, {} Rc, \
+                     {} the best Rust peer run at this depth ({}){}",
+                    o.checksum,
+                    o.total_ms,
+                    x(get(r, "trees_vs_rc")),
+                    x(get(r, "trees_vs_best_peer")),
+                    peers_that_ran(r),
+                    match (skipped.as_slice(), smallest_trees) {
+                        ([], _) => String::new(),
+                        (names, Some(small)) if small != *depth => format!(
+                            "; {} ran at depth {small} only (too slow for the tour at {depth})",
+                            join_names(names)
+                        ),
+                        (names, _) => format!("; {} did not run", join_names(names)),
+                    },
+                )
+            }
+            (
+                Job::Mixed {
+                    old_objects,
+                    young_cycles,
+                    ..
+                },
+                Some(JobResult::Mixed(o)),
+            ) => println!(
+                "- old heap + young garbage ({young_cycles} young cycles beside {old_objects} \
+                 old objects): young pauses p50 {:.0} µs, {} the pause with no old heap; at \
+                 most {} garbage objects waited for a collection (CPython: {})",
                 o.young_pauses_us.p50,
                 x(get(r, "young_pause_old_vs_empty")),
                 o.max_outstanding_garbage,
