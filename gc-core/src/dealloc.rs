@@ -31,6 +31,7 @@ use std::ptr;
 ///
 /// # Safety
 /// `obj` is a live object of `heap` whose strong count just reached zero.
+#[inline(always)]
 pub(crate) unsafe fn release(heap: &GcHeap, obj: Obj) {
     // SAFETY: live (caller).
     let hdr = unsafe { obj.header() };

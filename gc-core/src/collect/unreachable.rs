@@ -134,10 +134,17 @@ unsafe fn no_candidates(young: &Links, promote_to: usize) -> Option<usize> {
         let obj = unsafe { Obj::from_links(node) };
         // SAFETY: live.
         let hdr = unsafe { obj.header() };
-        if hdr.has(flags::CANDIDATE | flags::ESCAPED) {
+        let old = hdr.flags();
+        if old & (flags::CANDIDATE | flags::ESCAPED) != 0 {
             return None;
         }
-        hdr.survive_into(promote_to);
+        // Outside a collection `COLLECTING` and `UNREACHABLE` are clear, so only the
+        // generation changes; most of a full collection's objects are in the oldest already,
+        // and leaving their line clean saves its write-back.
+        let tagged = (old & !flags::GEN_MASK) | ((promote_to as u32) << flags::GEN_SHIFT);
+        if tagged != old {
+            hdr.set_flags(tagged);
+        }
         n += 1;
         // SAFETY: live and tracked.
         node = unsafe { obj.links() }.next.get();

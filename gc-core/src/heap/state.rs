@@ -270,28 +270,44 @@ impl GcHeap {
     /// # Safety
     /// `obj` is an object of this heap with no handle left, off every list, whose value was
     /// dropped (or never needed dropping); it is not used again.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn free_block(&self, obj: Obj) {
+        // SAFETY: the header is still readable (caller).
+        let hdr = unsafe { obj.header() };
+        if hdr.has(flags::LARGE) {
+            // SAFETY: as for this function (caller).
+            unsafe { self.free_large_block(obj) };
+            return;
+        }
+        let layout = hdr.layout();
+        // SAFETY: the header lies `header_offset` bytes into the allocation.
+        let block = unsafe { obj.as_ptr().cast::<u8>().sub(layout.header_offset) };
+        // SAFETY: the allocator calls no user code, so this borrow is unique.
+        let allocator = unsafe { &mut *self.allocator.get() };
+        // SAFETY: a pool block of our allocator, of the layout's size (slices are never
+        // pooled), not used again.
+        unsafe { allocator.free_sized(block, layout.size) };
+    }
+
+    /// `free_block` of an object the system allocator holds (out of line: rare, and its
+    /// table lookup would weigh on every inlined copy).
+    ///
+    /// # Safety
+    /// As `free_block`; `obj` is `LARGE`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_large_block(&self, obj: Obj) {
         // SAFETY: the header is still readable (caller).
         let hdr = unsafe { obj.header() };
         let layout = hdr.layout();
         // SAFETY: the header lies `header_offset` bytes into the allocation.
         let block = unsafe { obj.as_ptr().cast::<u8>().sub(layout.header_offset) };
-        if hdr.has(flags::LARGE) {
-            // SAFETY: the header is still readable (caller).
-            let size = unsafe { obj.allocation_size() };
-            let align = layout.align;
-            self.large_objects.borrow_mut().remove(&obj.addr());
-            let l = Layout::from_size_align(size, align).expect("valid layout");
-            // SAFETY: allocated in `alloc_block` with this layout.
-            unsafe { std::alloc::dealloc(block, l) };
-        } else {
-            // SAFETY: the allocator calls no user code, so this borrow is unique.
-            let allocator = unsafe { &mut *self.allocator.get() };
-            // SAFETY: a pool block of our allocator, of the layout's size (slices are never
-            // pooled), not used again.
-            unsafe { allocator.free_sized(block, layout.size) };
-        }
+        // SAFETY: the header is still readable (caller).
+        let size = unsafe { obj.allocation_size() };
+        self.large_objects.borrow_mut().remove(&obj.addr());
+        let l = Layout::from_size_align(size, layout.align).expect("valid layout");
+        // SAFETY: allocated in `alloc_block` with this layout.
+        unsafe { std::alloc::dealloc(block, l) };
     }
 
     /// The live object of this heap whose header is at `addr`, if there is one. Never reads
