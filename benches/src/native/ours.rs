@@ -41,7 +41,10 @@ pub struct Ours;
 impl Handles for Ours {
     type Ring = Gc<Node>;
     type Tree = Gc<Tree>;
-    const CANDIDATE_ROOTS_ONLY: bool = false;
+    // A collection whose set holds no candidate (no count went down to a value above zero)
+    // only promotes it: `live` makes every ring a candidate, so that the full collection it
+    // times traces the whole heap.
+    const CANDIDATE_ROOTS_ONLY: bool = true;
     const HAS_AUTO_COLLECT: bool = true;
     const HAS_GENERATIONS: bool = true;
 
