@@ -1,15 +1,16 @@
 //! A growing live heap: N tracked nodes, each pointing at an older one, all kept alive,
-//! then all dropped, in a fresh process; prints the allocation and the drop in ns per
-//! object for one contender: ours with automatic collection on (`gc`), ours with it off
+//! then all dropped, in a fresh process; prints the allocation and the drop in ns (of
+//! process CPU time) per object for one contender: ours with automatic collection on (`gc`), ours with it off
 //! (`gc-off`), `rc`, `gcmodule`. Run the contenders alternately and compare medians. The
 //! older node is one of the 64 made just before (`recent`, the default: what a runtime's
 //! fresh objects mostly point at) or any (`random`: then cache misses on the target weigh
 //! on every contender).
 //! Usage: profile_alloc_live [gc|gc-off|rc|gcmodule] [N] [recent|random]
 use gc_api::{Finalize, Gc, Trace};
+use gc_bench::clock::process_cpu_time;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Trace, Finalize)]
 struct Node {
@@ -59,7 +60,7 @@ fn round(kind: &str, n: usize) -> (Duration, Duration) {
             if kind == "gc-off" {
                 gc_api::disable();
             }
-            let t = Instant::now();
+            let t = process_cpu_time();
             let mut v: Vec<Gc<Node>> = Vec::with_capacity(n);
             v.push(Gc::new(Node {
                 next: RefCell::new(None),
@@ -70,16 +71,16 @@ fn round(kind: &str, n: usize) -> (Duration, Duration) {
                     next: RefCell::new(Some(target)),
                 }));
             }
-            let built = t.elapsed();
-            let t = Instant::now();
+            let built = process_cpu_time() - t;
+            let t = process_cpu_time();
             drop(std::hint::black_box(v));
-            let dropped = t.elapsed();
+            let dropped = process_cpu_time() - t;
             gc_api::enable();
             gc_api::collect();
             (built, dropped)
         }
         "rc" => {
-            let t = Instant::now();
+            let t = process_cpu_time();
             let mut v: Vec<Rc<RcNode>> = Vec::with_capacity(n);
             v.push(Rc::new(RcNode { _next: None }));
             for i in 1..n {
@@ -88,23 +89,23 @@ fn round(kind: &str, n: usize) -> (Duration, Duration) {
                     _next: Some(target),
                 }));
             }
-            let built = t.elapsed();
-            let t = Instant::now();
+            let built = process_cpu_time() - t;
+            let t = process_cpu_time();
             drop(std::hint::black_box(v));
-            (built, t.elapsed())
+            (built, process_cpu_time() - t)
         }
         "gcmodule" => {
-            let t = Instant::now();
+            let t = process_cpu_time();
             let mut v: Vec<gcmodule::Cc<CcNode>> = Vec::with_capacity(n);
             v.push(gcmodule::Cc::new(CcNode { next: None }));
             for i in 1..n {
                 let target = v[older(i, &mut state)].clone();
                 v.push(gcmodule::Cc::new(CcNode { next: Some(target) }));
             }
-            let built = t.elapsed();
-            let t = Instant::now();
+            let built = process_cpu_time() - t;
+            let t = process_cpu_time();
             drop(std::hint::black_box(v));
-            let dropped = t.elapsed();
+            let dropped = process_cpu_time() - t;
             gcmodule::collect_thread_cycles();
             (built, dropped)
         }

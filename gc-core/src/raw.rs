@@ -372,7 +372,7 @@ unsafe fn value_slow<'a, T: ?Sized>(ptr: NonNull<GcBox<T>>) -> Option<&'a T> {
 /// `obj` is live.
 pub unsafe fn mark_escaped(obj: Obj) {
     // SAFETY: live (caller).
-    unsafe { obj.header() }.set(flags::ESCAPED);
+    unsafe { obj.header() }.mark_escaped();
 }
 
 /// A handle to the object is in use again: a `Gc::get_mut` loan of it is over, and it

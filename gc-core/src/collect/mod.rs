@@ -50,7 +50,7 @@ use delete::delete_garbage;
 use finalize::{finalize_garbage, handle_resurrected_objects, handle_weakrefs};
 use std::ptr;
 use std::time::Instant;
-use unreachable::{Deduced, Pass, deduce_unreachable, restore_unreachable};
+use unreachable::{CleanOldest, Deduced, Pass, deduce_unreachable, restore_unreachable};
 
 /// Runs one collection of generations `0..=generation`, with the collection callbacks
 /// around it (CPython's `gc_collect_with_callback`); returns the number of unreachable
@@ -120,6 +120,15 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
     // Step 1. Counters first, as CPython: collecting g zeroes 0..=g and counts one for g+1.
     heap.count_collection(generation);
     let young = heap.generation(generation);
+    let full = generation == NUM_GENERATIONS - 1;
+    // The oldest objects come after the younger ones merged in front of them below.
+    let clean_oldest = if full {
+        let first = young.next.get();
+        heap.take_oldest_clean()
+            .map(|len| CleanOldest { first, len })
+    } else {
+        None
+    };
     // Lists are kept newest first (objects mostly refer to older ones, so the walk of
     // `move_unreachable` then meets a referrer before what it refers to, and rarely has to
     // move an object back from `unreachable`): younger generations go in front.
@@ -131,8 +140,8 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
     let old = heap.generation(old_generation);
 
     // Steps 2-4.
-    let pass = if generation == NUM_GENERATIONS - 1 {
-        Pass::Full
+    let pass = if full {
+        Pass::Full(clean_oldest)
     } else {
         Pass::Young
     };
@@ -144,7 +153,19 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
         unreachable: mut unreachable_count,
         poisoned,
         freed_during_walk,
+        traced,
     } = unsafe { deduce_unreachable(heap, young, &unreachable, old_generation, pass) };
+    // What the oldest generation's list holds afterwards: a traced collection may leave
+    // candidates (and resurrected or saved objects) in it.
+    if full {
+        if traced {
+            heap.oldest_dirty();
+        } else {
+            heap.set_oldest_clean(examined);
+        }
+    } else if old_generation == NUM_GENERATIONS - 1 {
+        heap.promote_into_oldest(examined - unreachable_count, traced);
+    }
     if poisoned {
         // A `trace` panicked: what it would have shown is unknown, so everything survives.
         // SAFETY: both lists are well formed after the deduction.

@@ -25,7 +25,7 @@
 //! `unreachable` list is doubly linked throughout, its members `COLLECTING | UNREACHABLE`.
 
 use super::refs::{subtract_refs, update_refs};
-use super::validate::{Expect, validate_list};
+use super::validate::{Expect, validate_clean_oldest, validate_list};
 use super::walk::{guarded_pass, trace_object};
 use crate::dealloc::run_deferred_frees;
 use crate::heap::{CollectorPhase, GcHeap};
@@ -35,11 +35,22 @@ use crate::trace::Tracer;
 use std::cell::Cell;
 use std::ptr;
 
+/// The objects that were in the oldest generation when a full collection began, when
+/// none of them is a candidate or escaped (`GcHeap::take_oldest_clean`): they follow the
+/// younger ones on the list, from `first` to its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct CleanOldest {
+    /// The first of them (the list's head when there are none).
+    pub first: *const Links,
+    /// How many there are.
+    pub len: usize,
+}
+
 /// Which collection `deduce_unreachable` serves (see there).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Pass {
-    /// A full collection.
-    Full,
+    /// A full collection; with the oldest objects when they are known clean.
+    Full(Option<CleanOldest>),
     /// A collection of the younger generations.
     Young,
     /// The resurrection check after finalizers.
@@ -56,6 +67,8 @@ pub(super) struct Deduced {
     pub(super) poisoned: bool,
     /// Frees deferred during the walk ran afterwards (user code: `Drop`s, finalizers).
     pub(super) freed_during_walk: bool,
+    /// Steps 2-4 ran (the set held a candidate); false when it was only promoted.
+    pub(super) traced: bool,
 }
 
 /// Steps 2-4 on `young`: afterwards `young` holds the reachable objects (flags cleared,
@@ -63,7 +76,8 @@ pub(super) struct Deduced {
 /// `COLLECTING | UNREACHABLE`). The pass over a set that can hold a garbage cycle:
 /// - `Pass::Full`, a full collection: a set without candidates (module docs) is only
 ///   promoted, and objects found reachable stop being candidates (every object outside
-///   the set is reachable, so what they reach is);
+///   the set is reachable, so what they reach is); the oldest objects, when known clean,
+///   are not even walked;
 /// - `Pass::Young`, a younger generation: a set without candidates is only promoted; what
 ///   it finds reachable may be reachable only from garbage in an older generation, so it
 ///   stays a candidate;
@@ -81,14 +95,26 @@ pub(super) unsafe fn deduce_unreachable(
     heap.set_special_unreachable(0);
     // SAFETY: well formed (caller).
     unsafe { validate_list(young, Expect::Listed) };
-    // SAFETY: `young` is a well-formed list of tracked objects (caller).
-    let skip = (pass != Pass::Resurrection).then(|| unsafe { no_candidates(young, promote_to) });
-    if let Some(examined) = skip.flatten() {
+    let skip = match pass {
+        Pass::Resurrection => None,
+        // SAFETY: `young` is a well-formed list of tracked objects (caller).
+        Pass::Young | Pass::Full(None) => unsafe { no_candidates(young, promote_to, young) },
+        Pass::Full(Some(oldest)) => {
+            // SAFETY: as above; `oldest.first` is a node of `young` or its head (caller).
+            unsafe { no_candidates(young, promote_to, oldest.first) }.map(|walked| {
+                // SAFETY: as above.
+                unsafe { validate_clean_oldest(young, oldest.first, oldest.len) };
+                walked + oldest.len
+            })
+        }
+    };
+    if let Some(examined) = skip {
         return Deduced {
             examined,
             unreachable: 0,
             poisoned: false,
             freed_during_walk: false,
+            traced: false,
         };
     }
     let outer = heap.phase();
@@ -99,8 +125,15 @@ pub(super) unsafe fn deduce_unreachable(
     let (mut poisoned, lent) = unsafe { subtract_refs(heap, young) };
     // SAFETY: `update_refs` and `subtract_refs` just ran on `young`; `unreachable` is an
     // empty, well-formed list (caller).
-    let (unreachable_count, panicked) =
-        unsafe { move_unreachable(heap, young, unreachable, promote_to, pass == Pass::Full) };
+    let (unreachable_count, panicked) = unsafe {
+        move_unreachable(
+            heap,
+            young,
+            unreachable,
+            promote_to,
+            matches!(pass, Pass::Full(_)),
+        )
+    };
     poisoned |= panicked;
     // SAFETY: `move_unreachable` restored `young` and keeps `unreachable` doubly linked.
     unsafe { validate_list(young, Expect::Reachable) };
@@ -117,19 +150,21 @@ pub(super) unsafe fn deduce_unreachable(
         unreachable: unreachable_count,
         poisoned,
         freed_during_walk,
+        traced: true,
     }
 }
 
-/// If no object of `young` is a candidate (module docs), tags them all as survivors into
-/// generation `promote_to` and returns how many there are; `None` at the first candidate
-/// (the objects tagged so far are tagged again by `move_unreachable`).
+/// If no object of `young` before `stop` is a candidate (module docs), tags them all as
+/// survivors into generation `promote_to` and returns how many there are; `None` at the
+/// first candidate (the objects tagged so far are tagged again by `move_unreachable`).
 ///
 /// # Safety
-/// `young` is a well-formed list of the heap's tracked objects.
-unsafe fn no_candidates(young: &Links, promote_to: usize) -> Option<usize> {
+/// `young` is a well-formed list of the heap's tracked objects; `stop` is `young` or one
+/// of its nodes.
+unsafe fn no_candidates(young: &Links, promote_to: usize, stop: *const Links) -> Option<usize> {
     let mut n = 0;
     let mut node = young.next.get();
-    while !ptr::eq(node, young) {
+    while !ptr::eq(node, stop) {
         // SAFETY: a node of a well-formed list: a live tracked object.
         let obj = unsafe { Obj::from_links(node) };
         // SAFETY: live.

@@ -68,3 +68,36 @@ pub(crate) unsafe fn check_list(head: &Links, expect: Expect) -> Result<usize, S
     unsafe { list::for_each(head, check) };
     broken.map_or(Ok(n), Err)
 }
+
+/// Debug builds: the oldest objects a full collection leaves out of its walk, from `first`
+/// to the end of `head`, are `len` objects tagged with the oldest generation, none a
+/// candidate or escaped (the record `GcHeap::take_oldest_clean` vouched for).
+///
+/// # Safety
+/// `first` is `head` or a node of the well-formed list `head` of live tracked objects.
+pub(crate) unsafe fn validate_clean_oldest(head: &Links, first: *const Links, len: usize) {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let mut n = 0;
+    let mut node = first;
+    while !std::ptr::eq(node, head) {
+        // SAFETY: a node of the list (caller): a live tracked object.
+        let obj = unsafe { crate::object::Obj::from_links(node) };
+        // SAFETY: live.
+        let word = unsafe { obj.header() }.flags();
+        assert!(
+            word & flags::GEN_MASK == flags::OLDEST
+                && word & (flags::CANDIDATE | flags::ESCAPED) == 0,
+            "gc: the oldest generation was recorded clean, but object {:#x} has flags {word:#x}",
+            obj.addr()
+        );
+        n += 1;
+        // SAFETY: live and tracked.
+        node = unsafe { obj.links() }.next.get();
+    }
+    assert_eq!(
+        n, len,
+        "gc: the oldest generation holds {n} objects, the record says {len}"
+    );
+}

@@ -77,6 +77,13 @@ pub struct GcHeap {
     stats: [Cell<GenerationStats>; NUM_GENERATIONS],
     long_lived_total: Cell<usize>,
     long_lived_pending: Cell<usize>,
+    /// No object on the oldest generation's list is a candidate or escaped (established by
+    /// a full collection that found none; see `take_oldest_clean`), and `oldest_len` is the
+    /// list's length. A full collection then leaves the oldest objects out of its walk.
+    oldest_clean: Cell<bool>,
+    /// The number of objects tagged with the oldest generation, which are exactly those on
+    /// its list (trusted while `oldest_clean`).
+    oldest_len: Cell<usize>,
     callbacks: RefCell<Vec<(CallbackId, Callback)>>,
     next_callback_id: Cell<u64>,
     /// `DebugFlags::SAVEALL` garbage; the heap holds a strong reference to each.
@@ -186,6 +193,8 @@ impl GcHeap {
             stats: Default::default(),
             long_lived_total: Cell::new(0),
             long_lived_pending: Cell::new(0),
+            oldest_clean: Cell::new(true),
+            oldest_len: Cell::new(0),
             callbacks: RefCell::default(),
             next_callback_id: Cell::new(0),
             garbage: RefCell::default(),
@@ -412,6 +421,11 @@ impl GcHeap {
         // SAFETY: on a well-formed list that no walk holds (caller).
         unsafe { list::remove(links) };
         hdr.set_flags((hdr.flags() & !flags::TRACKED) | flags::RETRACK);
+        if hdr.generation() == NUM_GENERATIONS - 1 {
+            // It rejoins generation 0 when the loan is over.
+            self.leave_oldest();
+            hdr.set_generation(0);
+        }
     }
 
     /// Takes a tracked object off its list; a freed tracked object counts down generation 0
@@ -437,6 +451,9 @@ impl GcHeap {
             self.counts[0].set(c0 - 1);
         }
         if hdr.generation() == NUM_GENERATIONS - 1 {
+            if !hdr.has(flags::UNREACHABLE) {
+                self.leave_oldest();
+            }
             let pending = self.long_lived_pending.get();
             if pending > 0 {
                 self.long_lived_pending.set(pending - 1);
@@ -453,6 +470,15 @@ impl GcHeap {
             // SAFETY: all of these are well-formed lists of the heap.
             unsafe { list::merge(g, &self.permanent) };
         }
+        let unlist = |obj: Obj| {
+            // SAFETY: objects on a generation list are live.
+            unsafe { obj.header() }.set_generation(flags::UNLISTED);
+        };
+        // SAFETY: a well-formed list of the heap's tracked objects; `unlist` unlinks nothing.
+        unsafe { list::for_each(&self.permanent, unlist) };
+        // The oldest generation is empty: nothing in it is a candidate.
+        self.oldest_len.set(0);
+        self.oldest_clean.set(true);
         self.counts[0].set(0);
     }
 
@@ -469,6 +495,9 @@ impl GcHeap {
         unsafe { list::for_each(&self.permanent, mark) };
         // SAFETY: both are well-formed lists of the heap.
         unsafe { list::merge(&self.permanent, &self.generations[NUM_GENERATIONS - 1]) };
+        // Untagged objects on the oldest list, and candidates: the next full collection
+        // walks it all.
+        self.oldest_clean.set(false);
     }
 
     /// After a walk: objects allocated during it join generation 0.
@@ -615,6 +644,44 @@ impl GcHeap {
     pub(crate) fn reset_long_lived(&self, survivors: usize) {
         self.long_lived_pending.set(0);
         self.long_lived_total.set(survivors);
+    }
+
+    /// At the start of a full collection: `Some(length of the oldest generation)` if no
+    /// object on its list is a candidate or escaped, so the collection may leave them out of
+    /// its walk. Either way the record is consumed: it holds again only once this
+    /// collection establishes it (`set_oldest_clean`).
+    pub(crate) fn take_oldest_clean(&self) -> Option<usize> {
+        let marked = crate::object::take_oldest_marked();
+        let clean = self.oldest_clean.replace(false) && !marked;
+        clean.then(|| self.oldest_len.get())
+    }
+
+    /// A full collection found no candidate among its `len` survivors, now the whole
+    /// oldest generation, all tagged with it.
+    pub(crate) fn set_oldest_clean(&self, len: usize) {
+        self.oldest_len.set(len);
+        self.oldest_clean.set(true);
+    }
+
+    /// A collection of the next younger generation promoted `survivors` objects into the
+    /// oldest; `with_candidates` when some of them may be candidates.
+    pub(crate) fn promote_into_oldest(&self, survivors: usize, with_candidates: bool) {
+        self.oldest_len.set(self.oldest_len.get() + survivors);
+        if with_candidates {
+            self.oldest_clean.set(false);
+        }
+    }
+
+    /// A full collection traced: candidates and escaped objects may be left on the oldest
+    /// list, and its length is not known.
+    pub(crate) fn oldest_dirty(&self) {
+        self.oldest_clean.set(false);
+    }
+
+    /// An object tagged with the oldest generation leaves its list.
+    #[inline]
+    fn leave_oldest(&self) {
+        self.oldest_len.set(self.oldest_len.get().saturating_sub(1));
     }
 
     /// Objects survived a full collection after its counts were taken.

@@ -58,9 +58,34 @@ pub(crate) mod flags {
     /// through it in ways no count shows, so the object always counts as a candidate.
     pub const ESCAPED: u32 = 1 << 14;
     /// The generation a tracked object was last promoted into (2 bits), kept so that an
-    /// old object dying by refcounting can be taken off the long-lived counts.
+    /// old object dying by refcounting can be taken off the long-lived counts; the oldest
+    /// generation's tag is carried exactly by the objects on its list (see
+    /// `GcHeap::oldest_len`); frozen objects carry `UNLISTED`.
     pub const GEN_SHIFT: u32 = 12;
     pub const GEN_MASK: u32 = 0b11 << GEN_SHIFT;
+    /// The tag of the oldest generation.
+    pub const OLDEST: u32 = ((crate::types::NUM_GENERATIONS - 1) as u32) << GEN_SHIFT;
+    /// The generation tag of an object on no generation list (the permanent generation).
+    pub const UNLISTED: usize = 3;
+}
+
+thread_local! {
+    /// Set when an object tagged with the oldest generation becomes a candidate or escapes:
+    /// the heap's record that no object of its oldest generation is one may be out of date.
+    /// (Handles never leave their thread, so the thread is the heap.)
+    static OLDEST_MARKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether an object of the oldest generation became a candidate since the last call;
+/// clears the record.
+pub(crate) fn take_oldest_marked() -> bool {
+    OLDEST_MARKED.with(|m| m.replace(false))
+}
+
+#[cold]
+#[inline(never)]
+fn note_oldest_marked() {
+    OLDEST_MARKED.with(|m| m.set(true));
 }
 
 /// The part of every object the collector and the handles share (16 bytes). The flag word
@@ -135,7 +160,8 @@ impl Header {
     }
 
     /// Drops a strong reference; true when it was the last (the caller then frees). A count
-    /// left above zero marks the object a candidate (`flags::CANDIDATE`).
+    /// left above zero marks the object a candidate (`flags::CANDIDATE`); the first mark on
+    /// an object of the oldest generation is also recorded for the heap.
     #[inline(always)]
     pub(crate) fn dec_strong(&self) -> bool {
         let rc = self.refcount.get() - 1;
@@ -143,8 +169,40 @@ impl Header {
         if rc == 0 {
             return true;
         }
-        self.flags.set(self.flags.get() | flags::CANDIDATE);
+        if self.flags.get() & flags::CANDIDATE == 0 {
+            self.become_candidate();
+        }
         false
+    }
+
+    /// Out of line: the first decrement of an object that leaves it alive (later ones find
+    /// it a candidate already), kept off the inlined drop path.
+    #[inline(never)]
+    fn become_candidate(&self) {
+        let word = self.flags.get();
+        if word & flags::GEN_MASK == flags::OLDEST {
+            note_oldest_marked();
+        }
+        self.flags.set(word | flags::CANDIDATE);
+    }
+
+    /// Marks the object `ESCAPED` (a raw pointer to it escaped), recording it for the heap
+    /// as `dec_strong` does a candidate.
+    #[inline]
+    pub(crate) fn mark_escaped(&self) {
+        let word = self.flags.get();
+        if word & (flags::ESCAPED | flags::GEN_MASK) == flags::OLDEST {
+            note_oldest_marked();
+        }
+        self.flags.set(word | flags::ESCAPED);
+    }
+
+    /// Sets the generation tag alone.
+    #[inline]
+    pub(crate) fn set_generation(&self, generation: usize) {
+        let kept = self.flags.get() & !flags::GEN_MASK;
+        self.flags
+            .set(kept | ((generation as u32) << flags::GEN_SHIFT));
     }
 
     /// The flag word.

@@ -18,7 +18,7 @@ pub(crate) mod layout;
 pub(crate) mod links;
 
 pub use header::Header;
-pub(crate) use header::flags;
+pub(crate) use header::{flags, take_oldest_marked};
 pub use layout::TypeLayout;
 pub use links::Links;
 
