@@ -4,7 +4,7 @@
 //! cycle in safe code leaves a candidate in it; these tests build cycles in unusual ways
 //! and check that each is still collected, and that a candidate-free set costs no trace.
 
-use gc_api::{Finalize, Gc, Trace, Tracer};
+use gc_api::{DebugFlags, Finalize, Gc, Trace, Tracer, Weak};
 use gc_tests::{blocks_in_use, reset_heap};
 use std::cell::{Cell, RefCell};
 
@@ -296,4 +296,81 @@ fn freezing_and_thawing_a_clean_heap_keeps_its_cycles_collectable() {
     gc_api::unfreeze();
     assert_eq!(gc_api::collect(), 2);
     assert_eq!(blocks_in_use(), baseline);
+}
+
+#[test]
+fn saved_garbage_that_joins_the_oldest_generation_after_a_freeze_in_a_weak_callback_is_collected() {
+    let baseline = reset_heap();
+    gc_api::set_debug(DebugFlags::SAVEALL);
+    let a = counted();
+    let b = counted();
+    *a.next.borrow_mut() = Some(b.clone());
+    *b.next.borrow_mut() = Some(a.clone());
+    // Runs in the middle of the collection, before the garbage is saved into the oldest
+    // generation.
+    let watch = Weak::with_callback(&a, gc_api::freeze);
+    drop((a, b));
+    assert_eq!(gc_api::collect(), 2, "found and saved");
+    gc_api::set_debug(DebugFlags::empty());
+    gc_api::clear_garbage(); // counts go down on objects that are candidates already
+    assert_eq!(gc_api::collect(), 2, "the saved cycle, now let go");
+    drop(watch);
+    gc_api::unfreeze();
+    assert_eq!(gc_api::collect(), 0);
+    assert_eq!(blocks_in_use(), baseline);
+}
+
+thread_local! {
+    static RISEN: RefCell<Option<Gc<Riser>>> = const { RefCell::new(None) };
+}
+
+/// A node whose finalizer freezes the heap and resurrects itself.
+struct Riser {
+    next: RefCell<Option<Gc<Riser>>>,
+}
+
+// SAFETY: reports its one handle once.
+unsafe impl Trace for Riser {
+    fn trace(&self, tracer: &mut Tracer) {
+        self.next.trace(tracer);
+    }
+}
+
+impl Finalize for Riser {
+    fn finalize(&self) {
+        gc_api::freeze();
+        RISEN.with(|r| *r.borrow_mut() = Gc::finalizing(self));
+    }
+}
+
+fn resurrected_after_a_freeze(collection: impl FnOnce() -> usize) {
+    let baseline = reset_heap();
+    let a = Gc::new(Riser {
+        next: RefCell::new(None),
+    });
+    let b = Gc::new(Riser {
+        next: RefCell::new(Some(a.clone())),
+    });
+    *a.next.borrow_mut() = Some(b);
+    drop(a);
+    assert_eq!(collection(), 0, "resurrected into the oldest generation");
+    let a = RISEN
+        .with(|r| r.borrow_mut().take())
+        .expect("a finalizer kept its object");
+    drop(a); // the cycle is garbage again; its objects are candidates already
+    assert_eq!(gc_api::collect(), 2);
+    RISEN.with(|r| r.borrow_mut().take());
+    gc_api::unfreeze();
+    gc_api::collect();
+    assert_eq!(blocks_in_use(), baseline);
+}
+
+#[test]
+fn objects_resurrected_into_the_oldest_generation_after_a_freeze_in_a_finalizer_are_collected() {
+    resurrected_after_a_freeze(gc_api::collect);
+}
+
+#[test]
+fn objects_a_generation_1_collection_resurrects_after_a_freeze_are_collected() {
+    resurrected_after_a_freeze(|| gc_api::collect_generation(1).unwrap());
 }

@@ -254,6 +254,12 @@ fn gc_collect_main(heap: &GcHeap, generation: usize) -> usize {
         )
     };
 
+    if traced && old_generation == NUM_GENERATIONS - 1 {
+        // Resurrected, kept or saved objects joined the oldest generation, after user code
+        // (a finalizer, a weak callback, a `Drop`) may have frozen the heap and with it
+        // recorded an empty, clean oldest generation.
+        heap.oldest_dirty();
+    }
     heap.record_collection(generation, collected);
     let elapsed = started.elapsed();
     if debug.contains(DebugFlags::STATS) {

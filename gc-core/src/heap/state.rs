@@ -466,19 +466,23 @@ impl GcHeap {
 
     /// Moves every object of the generations into the permanent one (`gc.freeze()`).
     pub(crate) fn freeze(&self) {
-        for g in &self.generations {
-            // SAFETY: all of these are well-formed lists of the heap.
-            unsafe { list::merge(g, &self.permanent) };
-        }
         let unlist = |obj: Obj| {
             // SAFETY: objects on a generation list are live.
             unsafe { obj.header() }.set_generation(flags::UNLISTED);
         };
-        // SAFETY: a well-formed list of the heap's tracked objects; `unlist` unlinks nothing.
-        unsafe { list::for_each(&self.permanent, unlist) };
-        // The oldest generation is empty: nothing in it is a candidate.
+        for g in &self.generations {
+            // SAFETY: a well-formed list of the heap's tracked objects; `unlist` unlinks
+            // nothing.
+            unsafe { list::for_each(g, unlist) };
+            // SAFETY: all of these are well-formed lists of the heap.
+            unsafe { list::merge(g, &self.permanent) };
+        }
+        // The oldest generation is empty: nothing in it is a candidate. Not so during a
+        // collection (from a finalizer or a weak callback), which may still move objects
+        // into it.
         self.oldest_len.set(0);
-        self.oldest_clean.set(true);
+        self.oldest_clean
+            .set(self.phase.get() == CollectorPhase::Idle);
         self.counts[0].set(0);
     }
 
