@@ -421,6 +421,16 @@ pub(crate) fn expand(mut input: DeriveInput) -> syn::Result<TokenStream> {
 mod tests {
     use super::*;
 
+    /// The `where` clause of the impl the derive writes for `input`, as text.
+    fn where_clause_of(input: DeriveInput) -> String {
+        let item: syn::ItemImpl = syn::parse2(expand_ok(input)).unwrap();
+        item.generics
+            .where_clause
+            .unwrap()
+            .to_token_stream()
+            .to_string()
+    }
+
     fn expand_ok(input: DeriveInput) -> TokenStream {
         let out = expand(input).expect("expansion failed");
         syn::parse2::<syn::ItemImpl>(out.clone()).expect("output is a valid impl");
@@ -663,13 +673,7 @@ mod tests {
                 handle: Gc<Node<V>>,
             }
         };
-        let item: syn::ItemImpl = syn::parse2(expand_ok(input)).unwrap();
-        let where_clause = item
-            .generics
-            .where_clause
-            .unwrap()
-            .to_token_stream()
-            .to_string();
+        let where_clause = where_clause_of(input);
         // `Gc<T>` is `Trace` for any `T`: only `X` appears elsewhere.
         assert_eq!(where_clause, "where X : :: gc_api :: Trace");
     }
@@ -680,13 +684,7 @@ mod tests {
             #[gc(bound = "T: ::gc_api::Trace + Clone")]
             struct W<T, U> { a: Gc<T>, b: U }
         };
-        let item: syn::ItemImpl = syn::parse2(expand_ok(input)).unwrap();
-        let where_clause = item
-            .generics
-            .where_clause
-            .unwrap()
-            .to_token_stream()
-            .to_string();
+        let where_clause = where_clause_of(input);
         assert_eq!(where_clause, "where T : :: gc_api :: Trace + Clone");
         let msg = expand_err(parse_quote! { #[gc(bound = "T:: ::")] struct S<T>(T); });
         assert!(msg.contains("bad `#[gc(bound = ...)]`"), "{msg}");

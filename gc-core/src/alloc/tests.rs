@@ -121,6 +121,23 @@ fn full_pools_leave_and_rejoin_usedpools() {
     assert_eq!(heap.stats().blocks_in_use(), 0);
 }
 
+/// Fills `arenas` whole arenas with 512-byte blocks.
+fn fill_arenas(heap: &mut Heap, arenas: usize) -> Vec<*mut u8> {
+    let per_arena = blocks_per_pool(512) * POOLS_PER_ARENA;
+    (0..per_arena * arenas).map(|_| heap.alloc(512)).collect()
+}
+
+/// Frees blocks of `heap`.
+///
+/// # Safety
+/// `blocks` are blocks `heap` handed out, each live and listed once.
+unsafe fn free_all(heap: &mut Heap, blocks: &[*mut u8]) {
+    for &b in blocks {
+        // SAFETY: a live block of this heap, freed once (caller).
+        unsafe { heap.free(b) };
+    }
+}
+
 #[test]
 fn empty_arenas_are_kept_then_released() {
     let config = HeapConfig {
@@ -129,16 +146,13 @@ fn empty_arenas_are_kept_then_released() {
         purge_delay: None,
     };
     let mut heap = Heap::with_config(config);
-    let per_arena = blocks_per_pool(512) * POOLS_PER_ARENA;
-    let blocks: Vec<_> = (0..per_arena * 6).map(|_| heap.alloc(512)).collect();
+    let blocks = fill_arenas(&mut heap, 6);
     let stats = heap.stats();
     assert_eq!(stats.arenas_current, 6);
     assert_eq!(stats.arenas_allocated_total, 6);
     assert_eq!(stats.total(), stats.mapped_bytes());
-    for &b in &blocks {
-        // SAFETY: each block of this heap freed once.
-        unsafe { heap.free(b) };
-    }
+    // SAFETY: the blocks `fill_arenas` just handed out, each freed once.
+    unsafe { free_all(&mut heap, &blocks) };
     heap.validate().unwrap();
     let stats = heap.stats();
     // One kept resident, two kept decommitted, three unmapped.
@@ -149,13 +163,11 @@ fn empty_arenas_are_kept_then_released() {
     assert_eq!(stats.bytes_in_allocated_blocks, 0);
     assert_eq!(stats.total(), stats.mapped_bytes());
     // Reuse takes the kept arenas before mapping new ones.
-    let again: Vec<_> = (0..per_arena * 3).map(|_| heap.alloc(512)).collect();
+    let again = fill_arenas(&mut heap, 3);
     assert_eq!(heap.stats().arenas_allocated_total, 6);
     heap.validate().unwrap();
-    for &b in &again {
-        // SAFETY: each block of this heap freed once.
-        unsafe { heap.free(b) };
-    }
+    // SAFETY: the blocks `fill_arenas` just handed out, each freed once.
+    unsafe { free_all(&mut heap, &again) };
     heap.release_free_memory();
     let stats = heap.stats();
     assert_eq!(stats.arenas_current, 0);
@@ -171,12 +183,9 @@ fn idle_arenas_stay_resident_until_the_delay_passes() {
         purge_delay: Some(std::time::Duration::from_secs(3600)),
     };
     let mut heap = Heap::with_config(config);
-    let per_arena = blocks_per_pool(512) * POOLS_PER_ARENA;
-    let blocks: Vec<_> = (0..per_arena * 6).map(|_| heap.alloc(512)).collect();
-    for &b in &blocks {
-        // SAFETY: each block of this heap freed once.
-        unsafe { heap.free(b) };
-    }
+    let blocks = fill_arenas(&mut heap, 6);
+    // SAFETY: the blocks `fill_arenas` just handed out, each freed once.
+    unsafe { free_all(&mut heap, &blocks) };
     heap.validate().unwrap();
     let stats = heap.stats();
     // One cached, five idle: all resident, none given back within the hour.
@@ -187,15 +196,13 @@ fn idle_arenas_stay_resident_until_the_delay_passes() {
     assert_eq!(stats.unused_pools, 6 * POOLS_PER_ARENA);
     assert_eq!(stats.total(), stats.mapped_bytes());
     // A new burst reuses them, mapping nothing.
-    let again: Vec<_> = (0..per_arena * 4).map(|_| heap.alloc(512)).collect();
+    let again = fill_arenas(&mut heap, 4);
     let stats = heap.stats();
     assert_eq!(stats.arenas_allocated_total, 6);
     assert_eq!(stats.arenas_idle, 2);
     heap.validate().unwrap();
-    for &b in &again {
-        // SAFETY: each block of this heap freed once.
-        unsafe { heap.free(b) };
-    }
+    // SAFETY: the blocks `fill_arenas` just handed out, each freed once.
+    unsafe { free_all(&mut heap, &again) };
     heap.release_free_memory();
     let stats = heap.stats();
     assert_eq!((stats.arenas_current, stats.arenas_idle), (0, 0));
@@ -212,8 +219,7 @@ fn an_arena_idle_through_a_whole_interval_is_given_back() {
         purge_delay: Some(std::time::Duration::ZERO),
     };
     let mut heap = Heap::with_config(config);
-    let per_arena = blocks_per_pool(512) * POOLS_PER_ARENA;
-    let blocks: Vec<_> = (0..per_arena * 6).map(|_| heap.alloc(512)).collect();
+    let blocks = fill_arenas(&mut heap, 6);
     for &b in &blocks {
         // SAFETY: each block of this heap freed once.
         unsafe { heap.free(b) };
@@ -229,15 +235,13 @@ fn an_arena_idle_through_a_whole_interval_is_given_back() {
     assert_eq!(stats.total(), stats.mapped_bytes());
     // The new burst's first slow path ends another interval: the idle arena goes too
     // (unmapped, the reserve being full); the cached arena and the reserve serve the burst.
-    let again: Vec<_> = (0..per_arena * 3).map(|_| heap.alloc(512)).collect();
+    let again = fill_arenas(&mut heap, 3);
     let stats = heap.stats();
     assert_eq!(stats.arenas_allocated_total, 6);
     assert_eq!(stats.arenas_reclaimed, 3);
     assert_eq!((stats.arenas_idle, stats.arenas_reserved), (0, 0));
-    for &b in &again {
-        // SAFETY: each block of this heap freed once.
-        unsafe { heap.free(b) };
-    }
+    // SAFETY: the blocks `fill_arenas` just handed out, each freed once.
+    unsafe { free_all(&mut heap, &again) };
     heap.validate().unwrap();
 }
 
