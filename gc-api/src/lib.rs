@@ -110,6 +110,7 @@ mod control;
 pub mod debug;
 mod handle;
 mod interner;
+pub mod sync;
 
 pub use control::{
     add_callback, clear_garbage, collect, collect_generation, disable, enable, freeze, garbage,

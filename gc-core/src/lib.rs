@@ -34,6 +34,7 @@ mod list;
 mod object;
 mod policy;
 pub mod raw;
+pub mod sync;
 mod thread;
 pub mod trace;
 pub mod types;

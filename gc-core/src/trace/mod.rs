@@ -70,7 +70,9 @@ use crate::object::{Links, Obj};
     message = "`{Self}` does not implement `Trace`, so a value holding it cannot be traced",
     label = "`{Self}` is not `Trace`",
     note = "`#[derive(Trace)]` on `{Self}` if it may hold a `Gc`; a field that never holds one \
-            can be left out of tracing with `#[gc(skip)]`"
+            can be left out of tracing with `#[gc(skip)]`",
+    note = "a `gc_api::sync::Gc` that other threads may replace belongs in `gc_api::sync::GcMutex`, \
+            `GcRwLock` or `AtomicGc`: the collector cannot see into `std::sync::Mutex` or `RwLock`"
 )]
 pub unsafe trait Trace {
     /// Calls `trace` on every field that may hold a `Gc`.
@@ -171,6 +173,27 @@ pub trait Visit {
     unsafe fn visit(&mut self, target: Obj);
 }
 
+/// What the thread-safe flavour's collector (`crate::sync`) does with each edge and each
+/// versioned cell a `trace` reports. Edges of that flavour's handles reach only this
+/// visitor: every other tracer treats them as leaves (a sync object is never part of an
+/// unsync collection, and the other way round).
+pub trait SyncVisit {
+    /// One edge, to the sync object whose header is at `target`.
+    ///
+    /// # Safety
+    /// `target` is the header of a live object of the sync heap, held by the handle
+    /// reporting it for the duration of the call.
+    unsafe fn visit_sync(&mut self, target: *const ());
+
+    /// A versioned cell of the traced value, and the version its contents were read at.
+    /// The collector checks later that the word still holds `version` (no write since).
+    ///
+    /// # Safety
+    /// `word` is the cell's version word (a `crate::sync` atomic), inside the value being
+    /// traced, so live for as long as that object is.
+    unsafe fn record_cell(&mut self, word: *const (), version: u64);
+}
+
 /// Where a tracer sends edges.
 enum Sink<'v> {
     /// `subtract_refs`: each edge takes one off its target's `gc_refs`; targets lent out
@@ -185,6 +208,8 @@ enum Sink<'v> {
     CountGarbageEdges { edges: usize },
     /// Any other visitor.
     Visitor(&'v mut dyn Visit),
+    /// The thread-safe flavour's collector.
+    Sync(&'v mut dyn SyncVisit),
 }
 
 /// Records an object lent out by `Gc::get_mut` that a trace reported (rare: kept out of
@@ -210,6 +235,7 @@ impl std::fmt::Debug for Tracer<'_> {
             Sink::MarkReachable { .. } => "move_unreachable",
             Sink::CountGarbageEdges { .. } => "the final garbage check",
             Sink::Visitor(_) => "visitor",
+            Sink::Sync(_) => "the sync collector",
         };
         f.debug_struct("Tracer").field("sink", &sink).finish()
     }
@@ -240,6 +266,42 @@ impl<'v> Tracer<'v> {
             sink: Sink::Visitor(visitor),
             hidden: false,
             lent: Vec::new(),
+        }
+    }
+
+    /// The thread-safe flavour's tracer: sync edges and cell versions go to `visitor`,
+    /// unsync edges are leaves.
+    pub(crate) fn for_sync(visitor: &'v mut dyn SyncVisit) -> Tracer<'v> {
+        Tracer {
+            sink: Sink::Sync(visitor),
+            hidden: false,
+            lent: Vec::new(),
+        }
+    }
+
+    /// Reports an edge to an object of the thread-safe heap (what `gc_api::sync::Gc`'s
+    /// `Trace` impl calls). Only that flavour's collector looks at it.
+    ///
+    /// # Safety
+    /// `target` is the header of a live sync object, held by the handle reporting it.
+    #[inline]
+    pub unsafe fn visit_sync(&mut self, target: *const ()) {
+        if let Sink::Sync(visitor) = &mut self.sink {
+            // SAFETY: forwarded from the caller.
+            unsafe { visitor.visit_sync(target) }
+        }
+    }
+
+    /// Reports a versioned cell of the value being traced (what `gc_api::sync`'s cells
+    /// call after reading their contents at `version`).
+    ///
+    /// # Safety
+    /// `word` is the cell's version word inside the value being traced.
+    #[inline]
+    pub unsafe fn record_cell(&mut self, word: *const (), version: u64) {
+        if let Sink::Sync(visitor) = &mut self.sink {
+            // SAFETY: forwarded from the caller.
+            unsafe { visitor.record_cell(word, version) }
         }
     }
 
@@ -431,6 +493,9 @@ impl<'v> Tracer<'v> {
             }
             // SAFETY: `target` is live (caller).
             Sink::Visitor(visitor) => unsafe { visitor.visit(target) },
+            // An unsync handle inside a sync value cannot exist (`Gc` is not `Send`); any
+            // that shows up is a leaf to the sync collector.
+            Sink::Sync(_) => {}
         }
     }
 }

@@ -1,0 +1,578 @@
+//! One collection of the thread-safe flavour: CPython's `gc_collect_main` on lists that
+//! other threads keep mutating, with no thread ever stopped (SYNC-DESIGN 3.5).
+//!
+//! Invariant owned here: an object's value is dropped by a collection only if the object
+//! belongs to a set that was *closed at one instant* — no handle to it outside the set and
+//! no edge into it from outside, at a single moment — and that no thread could reach again
+//! afterwards. The argument (SYNC-DESIGN 3.6, the double-collect lemma of Afek et al.):
+//!
+//! 1. `detach` takes the lists; `take_references` holds one strong reference on every
+//!    examined object (inc-if-nonzero), so no value is dropped under a trace, and records
+//!    each reference-count word `w0` after its own increment.
+//! 2. `update_refs`/`subtract_refs` work on those words and on one trace of each object,
+//!    whose edges and cell versions (`GcMutex`, `GcRwLock`, `AtomicGc`) are recorded; a cell
+//!    that cannot be read without waiting reports hidden edges (its object is a root).
+//! 3. `move_unreachable` marks what the roots reach over the recorded edges.
+//! 4. `validate` re-reads every tentatively unreachable word and cell version with an RMW
+//!    after a `SeqCst` fence; an object whose word or cell changed was in use, and it and
+//!    everything it reaches go back to the reachable side. Every word carries a
+//!    modification count (a move of a handle between cells changes a cell version, a clone
+//!    or drop changes a word), so "unchanged" means "not modified in between", and all the
+//!    first reads precede all the second ones: at the instant between them, the observed
+//!    graph of the remaining set was the real one, and it was closed.
+//! 5. `claim` sets `CLAIMED` on the whole set under the weak lock's write side, each with a
+//!    compare-exchange against `w0` (a last check), all or nothing: a weak upgrade either
+//!    happened before (then the check fails and the object is live) or fails.
+//! 6. Weak callbacks and finalizers run with no lock held; if any user code ran,
+//!    `check_garbage` repeats steps 2 and 4 on the claimed set with fresh reads, and the
+//!    whole set survives if anything in it is referenced from outside (CPython 3.11's rule).
+//! 7. `delete_garbage` marks the whole set `DEAD` before dropping any value (a handle a
+//!    `Drop` smuggles out finds its object dead), then drops the values.
+//! 8. Survivors go to the next generation's list; the collector drops its references.
+//!
+//! A cycle that was garbage when the collection started is never touched by a mutator, so
+//! its validation cannot fail: every such cycle is freed by the collection (completeness).
+
+use super::header::{CLAIMED, RC_INC, STRONG_MASK, SyncHeader, flags, header, strong_of};
+use super::home::{ListHome, forget_detached};
+use super::prim::{AtomicU64, Ordering, fence};
+use super::release::{dec_strong, guarded, keep_panic, run_weak_callbacks};
+use super::state::{heap, thread_home};
+use crate::trace::{SyncVisit, Tracer};
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
+
+thread_local! {
+    static IN_COLLECTION: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the calling thread is running a collection (its user code included).
+pub(crate) fn in_collection() -> bool {
+    IN_COLLECTION.try_with(Cell::get).unwrap_or(true)
+}
+
+/// Which young lists a collection takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// The calling thread's (an automatic young collection).
+    OwnYoung,
+    /// Every thread's, exited ones included.
+    AllYoung,
+}
+
+/// Examined, not yet decided.
+const UNDECIDED: u8 = 0;
+/// The last reference went before the collection could take one: not examined.
+const SKIPPED: u8 = 1;
+/// Reachable from outside the examined set.
+const REACHABLE: u8 = 2;
+/// Garbage, claimed.
+const GARBAGE: u8 = 3;
+
+/// Records the edges and cell versions a trace reports.
+struct Recorder {
+    edges: Vec<u32>,
+    cells: Vec<(*const AtomicU64, u64)>,
+}
+
+impl SyncVisit for Recorder {
+    unsafe fn visit_sync(&mut self, target: *const ()) {
+        let target = target.cast::<SyncHeader>();
+        // SAFETY: a live object (caller); `slot` is read and written only by the thread
+        // holding the collection lock, which is this one.
+        let slot = unsafe { *(*target).slot.get() };
+        if slot != 0 {
+            self.edges.push(slot - 1);
+        }
+    }
+
+    unsafe fn record_cell(&mut self, word: *const (), version: u64) {
+        self.cells.push((word.cast(), version));
+    }
+}
+
+/// The work set of one collection.
+struct Collection {
+    objs: Vec<NonNull<SyncHeader>>,
+    state: Vec<u8>,
+    /// The word after the collector's own increment.
+    w0: Vec<u64>,
+    /// CPython's `gc_refs`.
+    refs: Vec<u32>,
+    /// Where each object's recorded edges and cells start (one extra entry at the end).
+    edge_start: Vec<u32>,
+    cell_start: Vec<u32>,
+    rec: Recorder,
+    /// A trace panicked: everything examined survives.
+    poisoned: bool,
+}
+
+/// Runs a collection of `generation` if none is running (or, with `wait`, after the running
+/// one). Returns the number of objects freed.
+pub(crate) fn collect(generation: usize, scope: Scope, wait: bool) -> usize {
+    if in_collection() {
+        return 0;
+    }
+    let heap = heap();
+    let guard = if wait {
+        heap.collect_lock.lock()
+    } else {
+        match heap.collect_lock.try_lock() {
+            Some(guard) => guard,
+            None => return 0,
+        }
+    };
+    IN_COLLECTION.with(|c| c.set(true));
+    super::control::invoke_callbacks(crate::types::Phase::Start, generation, 0);
+    let collected = run(generation, scope);
+    {
+        let mut stats = heap.stats.lock();
+        stats[generation].collections += 1;
+        stats[generation].collected += collected;
+    }
+    if generation < 2 {
+        heap.counts[generation].fetch_add(1, Ordering::Relaxed);
+    }
+    for count in heap.counts.iter().take(generation) {
+        count.store(0, Ordering::Relaxed);
+    }
+    super::control::invoke_callbacks(crate::types::Phase::Stop, generation, collected);
+    IN_COLLECTION.with(|c| c.set(false));
+    drop(guard);
+    super::release::raise_kept_panic();
+    collected
+}
+
+fn run(generation: usize, scope: Scope) -> usize {
+    let heap = heap();
+    let mut objs = Vec::new();
+    let young: Vec<&'static ListHome> = match scope {
+        Scope::OwnYoung => vec![thread_home()],
+        Scope::AllYoung => heap.young_homes(),
+    };
+    for home in young {
+        home.detach(home.len(), &mut objs);
+    }
+    for old in heap.old.iter().take(generation) {
+        old.detach(old.len(), &mut objs);
+    }
+    let target = heap.old[generation.min(1)];
+    let mut c = Collection::new(objs);
+    c.take_references();
+    c.update_and_subtract_refs();
+    c.move_unreachable();
+    let mut collected = 0;
+    if !c.poisoned && c.validate() && c.claim() {
+        c.handle_weakrefs_and_finalize();
+        collected = c.delete_garbage();
+    }
+    c.finish(target, generation);
+    collected
+}
+
+impl Collection {
+    fn new(objs: Vec<NonNull<SyncHeader>>) -> Collection {
+        let n = objs.len();
+        Collection {
+            objs,
+            state: vec![UNDECIDED; n],
+            w0: vec![0; n],
+            refs: vec![0; n],
+            edge_start: Vec::with_capacity(n + 1),
+            cell_start: Vec::with_capacity(n + 1),
+            rec: Recorder {
+                edges: Vec::new(),
+                cells: Vec::new(),
+            },
+            poisoned: false,
+        }
+    }
+
+    /// Step 1: one reference on every object whose count is not already zero.
+    fn take_references(&mut self) {
+        for (i, &obj) in self.objs.iter().enumerate() {
+            // SAFETY: a detached object is live: its releaser, if any, hands the block to
+            // us (`RELEASED`) instead of freeing it.
+            let hdr = unsafe { header(obj) };
+            let mut word = hdr.rc.load(Ordering::SeqCst);
+            loop {
+                if strong_of(word) == 0 {
+                    self.state[i] = SKIPPED;
+                    break;
+                }
+                match hdr.rc.compare_exchange_weak(
+                    word,
+                    word.wrapping_add(RC_INC),
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                ) {
+                    Ok(_) => {
+                        self.w0[i] = word.wrapping_add(RC_INC);
+                        // SAFETY: `slot` belongs to the collection lock's holder, us.
+                        unsafe { *hdr.slot.get() = i as u32 + 1 };
+                        break;
+                    }
+                    Err(now) => word = now,
+                }
+            }
+        }
+    }
+
+    fn is_member(&self, i: usize) -> bool {
+        self.state[i] != SKIPPED
+    }
+
+    /// Steps 2-3: `gc_refs` = strong count less ours, less the edges from inside the set.
+    fn update_and_subtract_refs(&mut self) {
+        for i in 0..self.objs.len() {
+            self.edge_start.push(self.rec.edges.len() as u32);
+            self.cell_start.push(self.rec.cells.len() as u32);
+            if !self.is_member(i) {
+                continue;
+            }
+            self.refs[i] = (strong_of(self.w0[i]) - 1) as u32;
+            let obj = self.objs[i];
+            let hidden = trace_into(obj, &mut self.rec);
+            match hidden {
+                Ok(false) => {}
+                Ok(true) => self.state[i] = REACHABLE,
+                Err(()) => self.poisoned = true,
+            }
+        }
+        self.edge_start.push(self.rec.edges.len() as u32);
+        self.cell_start.push(self.rec.cells.len() as u32);
+        for i in 0..self.objs.len() {
+            for k in self.edge_range(i) {
+                let j = self.rec.edges[k] as usize;
+                self.refs[j] = self.refs[j].saturating_sub(1);
+            }
+        }
+    }
+
+    fn edge_range(&self, i: usize) -> std::ops::Range<usize> {
+        self.edge_start[i] as usize..self.edge_start[i + 1] as usize
+    }
+
+    fn cell_range(&self, i: usize) -> std::ops::Range<usize> {
+        self.cell_start[i] as usize..self.cell_start[i + 1] as usize
+    }
+
+    /// Marks `i` reachable, and everything it reaches over the recorded edges.
+    fn mark_reachable_from(&mut self, i: usize, stack: &mut Vec<usize>) {
+        if self.state[i] != UNDECIDED {
+            if self.state[i] == REACHABLE {
+                stack.push(i);
+            }
+        } else {
+            self.state[i] = REACHABLE;
+            stack.push(i);
+        }
+        while let Some(x) = stack.pop() {
+            for k in self.edge_range(x) {
+                let j = self.rec.edges[k] as usize;
+                if self.state[j] == UNDECIDED {
+                    self.state[j] = REACHABLE;
+                    stack.push(j);
+                }
+            }
+        }
+    }
+
+    /// Step 4 (CPython's `move_unreachable`): what the roots reach is reachable; what is
+    /// left undecided is tentatively unreachable.
+    fn move_unreachable(&mut self) {
+        if self.poisoned {
+            return;
+        }
+        let mut stack = Vec::new();
+        for i in 0..self.objs.len() {
+            let root = self.state[i] == REACHABLE
+                || (self.state[i] == UNDECIDED && self.refs[i] > 0);
+            if root {
+                self.mark_reachable_from(i, &mut stack);
+            }
+        }
+    }
+
+    /// Whether object `i`'s word and cells still hold what the first read saw.
+    fn unchanged(&self, i: usize) -> bool {
+        // SAFETY: a member is live (we hold a reference).
+        let hdr = unsafe { header(self.objs[i]) };
+        let w = self.w0[i];
+        if hdr
+            .rc
+            .compare_exchange(w, w, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        self.cells_unchanged(i)
+    }
+
+    fn cells_unchanged(&self, i: usize) -> bool {
+        self.cell_range(i).all(|k| {
+            let (word, version) = self.rec.cells[k];
+            // SAFETY: the cell lives inside member `i`'s value, which we keep alive.
+            unsafe { &*word }
+                .compare_exchange(version, version, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        })
+    }
+
+    fn undecided(&self) -> Vec<usize> {
+        (0..self.objs.len())
+            .filter(|&i| self.state[i] == UNDECIDED)
+            .collect()
+    }
+
+    /// Step 5 (the second collect): drops from the unreachable side every object that
+    /// changed since it was first read, with what it reaches. Returns whether any
+    /// unreachable object is left.
+    fn validate(&mut self) -> bool {
+        let candidates = self.undecided();
+        if candidates.is_empty() {
+            return false;
+        }
+        fence(Ordering::SeqCst);
+        let mut stack = Vec::new();
+        for i in candidates {
+            if self.state[i] == UNDECIDED && !self.unchanged(i) {
+                self.mark_reachable_from(i, &mut stack);
+            }
+        }
+        self.state.contains(&UNDECIDED)
+    }
+
+    /// Step 6: claims the whole unreachable set, all or nothing, under the weak lock.
+    /// Objects found changed go back to the reachable side and the claim is retried on what
+    /// is left. Returns whether a non-empty set was claimed (its members become GARBAGE).
+    fn claim(&mut self) -> bool {
+        let heap = heap();
+        let mut stack = Vec::new();
+        loop {
+            let set = self.undecided();
+            if set.is_empty() {
+                return false;
+            }
+            let mut failed = Vec::new();
+            {
+                let _claim = heap.weak_lock.write();
+                let mut newly = Vec::new();
+                for &i in &set {
+                    // SAFETY: a member is live (we hold a reference).
+                    let hdr = unsafe { header(self.objs[i]) };
+                    let w = self.w0[i];
+                    let ok = hdr
+                        .rc
+                        .compare_exchange(w, w | CLAIMED, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok();
+                    if ok && w & CLAIMED == 0 {
+                        newly.push(i);
+                    }
+                    if !ok || !self.cells_unchanged(i) {
+                        failed.push(i);
+                    }
+                }
+                if failed.is_empty() {
+                    for &i in &set {
+                        self.state[i] = GARBAGE;
+                    }
+                    return true;
+                }
+                for i in newly {
+                    // SAFETY: as above.
+                    let hdr = unsafe { header(self.objs[i]) };
+                    hdr.rc.fetch_and(!CLAIMED, Ordering::SeqCst);
+                }
+            }
+            for i in failed {
+                self.mark_reachable_from(i, &mut stack);
+            }
+        }
+    }
+
+    fn garbage(&self) -> Vec<usize> {
+        (0..self.objs.len())
+            .filter(|&i| self.state[i] == GARBAGE)
+            .collect()
+    }
+
+    /// Steps 7-8: weak callbacks, then finalizers, with no lock held; then, if any user
+    /// code ran, CPython's `check_garbage` on fresh reads: the whole set survives if
+    /// anything in it is referenced from outside it now.
+    fn handle_weakrefs_and_finalize(&mut self) {
+        let garbage = self.garbage();
+        let mut user_code = false;
+        for &i in &garbage {
+            let obj = self.objs[i];
+            // SAFETY: a member is live.
+            let hdr = unsafe { header(obj) };
+            if hdr.flags.load(Ordering::Acquire) & flags::HAS_CALLBACKS != 0 {
+                run_weak_callbacks(obj);
+                user_code = true;
+            }
+        }
+        for &i in &garbage {
+            let obj = self.objs[i];
+            // SAFETY: a member is live.
+            let hdr = unsafe { header(obj) };
+            if hdr.flags.fetch_or(flags::FINALIZED, Ordering::AcqRel) & flags::FINALIZED == 0 {
+                if let Some(finalize) = hdr.vtable.finalize {
+                    // SAFETY: the value is in place (a member is never DROPPED) and we hold
+                    // a reference.
+                    guarded(|| unsafe { finalize(obj) });
+                    user_code = true;
+                }
+            }
+        }
+        if user_code && !self.check_garbage(&garbage) {
+            for &i in &garbage {
+                self.state[i] = REACHABLE;
+            }
+        }
+    }
+
+    /// Whether the claimed set is still closed: fresh words and one more trace, validated
+    /// like the first pass.
+    fn check_garbage(&mut self, garbage: &[usize]) -> bool {
+        let mut words = Vec::with_capacity(garbage.len());
+        let mut refs: Vec<(usize, u64)> = Vec::with_capacity(garbage.len());
+        let mut rec = Recorder {
+            edges: Vec::new(),
+            cells: Vec::new(),
+        };
+        let mut bounds = Vec::with_capacity(garbage.len() + 1);
+        for &i in garbage {
+            // SAFETY: a member is live.
+            let hdr = unsafe { header(self.objs[i]) };
+            let w = hdr.rc.load(Ordering::SeqCst);
+            words.push(w);
+            refs.push((i, (w & STRONG_MASK) - 1));
+            bounds.push((rec.edges.len(), rec.cells.len()));
+            match trace_into(self.objs[i], &mut rec) {
+                Ok(false) => {}
+                _ => return false,
+            }
+        }
+        bounds.push((rec.edges.len(), rec.cells.len()));
+        let mut incoming = vec![0u64; self.objs.len()];
+        for &j in &rec.edges {
+            incoming[j as usize] += 1;
+        }
+        if refs.iter().any(|&(i, r)| incoming[i] != r) {
+            return false;
+        }
+        fence(Ordering::SeqCst);
+        for (k, &i) in garbage.iter().enumerate() {
+            // SAFETY: a member is live.
+            let hdr = unsafe { header(self.objs[i]) };
+            if hdr
+                .rc
+                .compare_exchange(words[k], words[k], Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                return false;
+            }
+            for &(word, version) in &rec.cells[bounds[k].1..bounds[k + 1].1] {
+                // SAFETY: the cell lives inside a member's value, which we keep alive.
+                let ok = unsafe { &*word }
+                    .compare_exchange(version, version, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok();
+                if !ok {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Step 9: every member `DEAD` first, then every value dropped. Returns how many.
+    fn delete_garbage(&mut self) -> usize {
+        let garbage = self.garbage();
+        for &i in &garbage {
+            // SAFETY: a member we hold a reference on, detached by us.
+            let forgotten = unsafe { forget_detached(self.objs[i]) };
+            debug_assert!(forgotten, "a referenced member was released");
+            // SAFETY: as above.
+            unsafe { header(self.objs[i]) }
+                .flags
+                .fetch_or(flags::DEAD, Ordering::AcqRel);
+        }
+        for &i in &garbage {
+            let obj = self.objs[i];
+            // SAFETY: as above.
+            let hdr = unsafe { header(obj) };
+            hdr.flags.fetch_or(flags::DROPPED, Ordering::AcqRel);
+            // SAFETY: the value is in place and dropped once: DROPPED was clear (a member
+            // is on a list until now, and only values of unlinked objects are dropped).
+            guarded(|| unsafe { (hdr.vtable.drop_value)(obj) });
+        }
+        garbage.len()
+    }
+
+    /// Step 10: survivors to `target`, blocks released meanwhile freed, our references
+    /// dropped.
+    fn finish(self, target: &'static ListHome, generation: usize) {
+        let heap = heap();
+        let mut survivors = Vec::with_capacity(self.objs.len());
+        for (i, &obj) in self.objs.iter().enumerate() {
+            if self.state[i] != GARBAGE {
+                survivors.push(obj);
+            }
+        }
+        let mut released = Vec::new();
+        // SAFETY: every survivor was detached by this collection and is live (members: we
+        // hold a reference; skipped ones: their releaser hands the block to us).
+        unsafe { target.merge(&survivors, &mut released) };
+        match generation {
+            2 => {
+                heap.long_lived_total.store(target.len(), Ordering::Relaxed);
+                heap.long_lived_pending.store(0, Ordering::Relaxed);
+            }
+            1 => {
+                heap.long_lived_pending
+                    .fetch_add(survivors.len() - released.len(), Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        for obj in released {
+            // SAFETY: its releaser gave up every strong reference and left the strong
+            // side's weak reference to us.
+            unsafe { super::header::weak_release(obj) };
+        }
+        for (i, &obj) in self.objs.iter().enumerate() {
+            if self.state[i] == SKIPPED {
+                continue;
+            }
+            // SAFETY: a member is live while we hold our reference.
+            unsafe { *header(obj).slot.get() = 0 };
+        }
+        for (i, &obj) in self.objs.iter().enumerate() {
+            if self.state[i] != SKIPPED {
+                // SAFETY: the reference `take_references` took.
+                unsafe { dec_strong(obj) };
+            }
+        }
+    }
+}
+
+/// Traces one object into `rec`. `Ok(true)`: it reported hidden edges; `Err`: it panicked
+/// (the panic is kept for the end of the collection).
+fn trace_into(obj: NonNull<SyncHeader>, rec: &mut Recorder) -> Result<bool, ()> {
+    // SAFETY: a member is live and its value in place.
+    let hdr = unsafe { header(obj) };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut tracer = Tracer::for_sync(rec);
+        // SAFETY: the object's own vtable, value in place.
+        unsafe { (hdr.vtable.trace)(obj, &mut tracer) };
+        tracer.hidden_edges()
+    }));
+    match result {
+        Ok(hidden) => Ok(hidden),
+        Err(payload) => {
+            keep_panic(payload);
+            Err(())
+        }
+    }
+}

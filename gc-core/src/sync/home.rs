@@ -1,0 +1,265 @@
+//! The generation lists of the thread-safe flavour, and who may write an object's links.
+//!
+//! Invariant owned here: an object's `home` says who owns its links.
+//! - A [`ListHome`]: the object is on that list, and its links (and the list's) are
+//!   written only under that list's lock.
+//! - [`COLLECTING`]: a collection detached it; only the collecting thread writes its links.
+//!   A thread whose drop frees such an object does not touch the links: it swaps `home` to
+//!   [`RELEASED`] and the collector frees the block when it is done ([`unlink_released`]).
+//! - [`UNTRACKED`]: on no list (an untracked type, or unlinked for good).
+//!
+//! A list lock is held only for a bounded number of link operations (a detach or a merge
+//! moves at most [`CHUNK`] objects per lock hold), so no mutator waits long on one.
+//! CPython's counterparts are `gc_list_append`/`gc_list_remove` on `PyGC_Head`.
+
+use super::header::{Links, SyncHeader};
+use super::prim::{AtomicBool, AtomicUsize, Mutex, Ordering};
+use std::ptr::{self, NonNull};
+
+/// `home` of an object detached by the running collection.
+pub(crate) const COLLECTING: *mut ListHome = ptr::without_provenance_mut(8);
+/// `home` of a detached object whose last reference went meanwhile: the collector frees it.
+pub(crate) const RELEASED: *mut ListHome = ptr::without_provenance_mut(16);
+/// `home` of an object on no list.
+pub(crate) const UNTRACKED: *mut ListHome = ptr::without_provenance_mut(24);
+
+/// Most objects moved per lock hold by a detach or a merge.
+pub(crate) const CHUNK: usize = 1024;
+
+/// One generation list: a lock, a circular doubly linked list through the objects' links,
+/// and its length.
+#[derive(Debug)]
+pub(crate) struct ListHome {
+    lock: Mutex<()>,
+    head: Links,
+    len: AtomicUsize,
+    /// A young list whose thread has exited (its objects wait for the next collection of
+    /// every young list, or for the next thread, which adopts it).
+    pub(crate) abandoned: AtomicBool,
+}
+
+// SAFETY: `head` is only written under `lock` (module docs); the rest is atomic.
+unsafe impl Sync for ListHome {}
+// SAFETY: as for `Sync`.
+unsafe impl Send for ListHome {}
+
+/// The links of an object.
+#[inline(always)]
+pub(crate) fn links_of(obj: NonNull<SyncHeader>) -> *mut Links {
+    obj.as_ptr().cast()
+}
+
+/// The object whose links these are.
+#[inline(always)]
+fn obj_of(links: *mut Links) -> NonNull<SyncHeader> {
+    // SAFETY: only objects' links (never a sentinel) are turned back into objects.
+    unsafe { NonNull::new_unchecked(links.cast()) }
+}
+
+impl ListHome {
+    /// A new, empty list with a fixed address (homes live for the whole process).
+    pub(crate) fn leak() -> &'static ListHome {
+        let home: &'static ListHome = Box::leak(Box::new(ListHome {
+            lock: Mutex::new(()),
+            head: Links::unlinked(),
+            len: AtomicUsize::new(0),
+            abandoned: AtomicBool::new(false),
+        }));
+        let sentinel = home.sentinel();
+        // SAFETY: nobody else knows the new home yet.
+        unsafe {
+            *home.head.next.get() = sentinel;
+        }
+        // SAFETY: as above.
+        unsafe {
+            *home.head.prev.get() = sentinel;
+        }
+        home
+    }
+
+    fn sentinel(&self) -> *mut Links {
+        ptr::from_ref(&self.head).cast_mut()
+    }
+
+    fn as_ptr(&self) -> *mut ListHome {
+        ptr::from_ref(self).cast_mut()
+    }
+
+    /// Objects on the list (exact under the lock, a recent value otherwise).
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Appends `obj` (a new object, on no list) and returns the new length.
+    ///
+    /// # Safety
+    /// `obj` is live, tracked, and on no list (`home` is `UNTRACKED`), and nobody else can
+    /// see it yet.
+    pub(crate) unsafe fn push_new(&self, obj: NonNull<SyncHeader>) -> usize {
+        let _guard = self.lock.lock();
+        // SAFETY: under the lock (caller: `obj` is ours).
+        unsafe { self.append_locked(obj) };
+        // SAFETY: live (caller).
+        unsafe { obj.as_ref() }
+            .home
+            .store(self.as_ptr(), Ordering::Release);
+        let len = self.len.load(Ordering::Relaxed) + 1;
+        self.len.store(len, Ordering::Relaxed);
+        len
+    }
+
+    /// # Safety
+    /// The lock is held; `obj` is live and on no list, and its links are the caller's.
+    unsafe fn append_locked(&self, obj: NonNull<SyncHeader>) {
+        let node = links_of(obj);
+        let sentinel = self.sentinel();
+        // SAFETY: the list's links are written under its lock, held (caller).
+        unsafe {
+            let last = *self.head.prev.get();
+            *(*node).next.get() = sentinel;
+            *(*node).prev.get() = last;
+            *(*last).next.get() = node;
+            *self.head.prev.get() = node;
+        }
+    }
+
+    /// # Safety
+    /// The lock is held and `obj` is on this list.
+    unsafe fn remove_locked(&self, obj: NonNull<SyncHeader>) {
+        let node = links_of(obj);
+        // SAFETY: the list's links are written under its lock, held (caller); `obj` is on
+        // it, so its neighbours are live nodes or the sentinel.
+        unsafe {
+            let next = *(*node).next.get();
+            let prev = *(*node).prev.get();
+            *(*prev).next.get() = next;
+            *(*next).prev.get() = prev;
+        }
+    }
+
+    /// Detaches up to `max` objects from the front into `out`, marking each `COLLECTING`.
+    /// Holds the lock for at most [`CHUNK`] objects at a time. Returns how many moved.
+    pub(crate) fn detach(&self, max: usize, out: &mut Vec<NonNull<SyncHeader>>) -> usize {
+        let mut moved = 0;
+        while moved < max {
+            let _guard = self.lock.lock();
+            let sentinel = self.sentinel();
+            let mut in_chunk = 0;
+            while moved < max && in_chunk < CHUNK {
+                // SAFETY: under the lock.
+                let first = unsafe { *self.head.next.get() };
+                if first == sentinel {
+                    break;
+                }
+                let obj = obj_of(first);
+                // SAFETY: under the lock, `first` is on the list.
+                unsafe { self.remove_locked(obj) };
+                // SAFETY: on the list until now, so live (a freed object is unlinked first,
+                // under this lock).
+                unsafe { obj.as_ref() }
+                    .home
+                    .store(COLLECTING, Ordering::Release);
+                out.push(obj);
+                in_chunk += 1;
+                moved += 1;
+            }
+            let len = self.len.load(Ordering::Relaxed);
+            self.len.store(len - in_chunk, Ordering::Relaxed);
+            if in_chunk < CHUNK {
+                break;
+            }
+        }
+        moved
+    }
+
+    /// Gives detached objects to this list, as the collection ends. An object whose last
+    /// reference went while it was detached (`home` is `RELEASED`) is not linked: it is
+    /// returned in `released` for the collector to free.
+    ///
+    /// # Safety
+    /// Every object of `objs` is detached by the caller's collection (`home` is
+    /// `COLLECTING` or `RELEASED`) and its block is live.
+    pub(crate) unsafe fn merge(
+        &self,
+        objs: &[NonNull<SyncHeader>],
+        released: &mut Vec<NonNull<SyncHeader>>,
+    ) {
+        for chunk in objs.chunks(CHUNK) {
+            let _guard = self.lock.lock();
+            let mut added = 0;
+            for &obj in chunk {
+                // SAFETY: live (caller).
+                let hdr = unsafe { obj.as_ref() };
+                match hdr.home.compare_exchange(
+                    COLLECTING,
+                    self.as_ptr(),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: under the lock; the object's links are ours until the
+                        // swap above published it to this list, whose lock we hold.
+                        unsafe { self.append_locked(obj) };
+                        added += 1;
+                    }
+                    Err(_) => released.push(obj),
+                }
+            }
+            let len = self.len.load(Ordering::Relaxed);
+            self.len.store(len + added, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Takes a dying object off its list, for good: called once its value is gone. Returns
+/// whether the caller frees the block now (false: a collection detached it and frees it).
+///
+/// # Safety
+/// The caller released the object's last strong reference and owns the strong side's weak
+/// reference; the block is live.
+pub(crate) unsafe fn unlink_released(obj: NonNull<SyncHeader>) -> bool {
+    // SAFETY: live (caller).
+    let hdr = unsafe { obj.as_ref() };
+    loop {
+        let home = hdr.home.load(Ordering::Acquire);
+        if home == UNTRACKED {
+            return true;
+        }
+        if home == COLLECTING {
+            if hdr
+                .home
+                .compare_exchange(COLLECTING, RELEASED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return false;
+            }
+            continue;
+        }
+        debug_assert!(home != RELEASED, "an object released twice");
+        // SAFETY: homes are leaked, never freed.
+        let list = unsafe { &*home };
+        let _guard = list.lock.lock();
+        if hdr.home.load(Ordering::Acquire) != home {
+            continue; // moved by a collection meanwhile
+        }
+        // SAFETY: under its list's lock, and on that list (`home` re-checked under it).
+        unsafe { list.remove_locked(obj) };
+        hdr.home.store(UNTRACKED, Ordering::Release);
+        let len = list.len.load(Ordering::Relaxed);
+        list.len.store(len - 1, Ordering::Relaxed);
+        return true;
+    }
+}
+
+/// Marks a detached object of the running collection as on no list (the collection frees
+/// it as garbage). Returns false if its last reference went meanwhile (`RELEASED`).
+///
+/// # Safety
+/// `obj` is detached by the caller's collection and live.
+pub(crate) unsafe fn forget_detached(obj: NonNull<SyncHeader>) -> bool {
+    // SAFETY: live (caller).
+    unsafe { obj.as_ref() }
+        .home
+        .compare_exchange(COLLECTING, UNTRACKED, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+}

@@ -1,0 +1,152 @@
+//! The free path of the thread-safe flavour: what happens when an object's strong count
+//! reaches zero, on whichever thread dropped the last handle (CPython's `_Py_Dealloc`).
+//!
+//! Invariant owned here: an object's value is dropped exactly once, after its finalizer ran
+//! (at most once, PEP 442) and after weak references stopped upgrading and their callbacks
+//! ran; the block is freed once the value is gone, the object is off every list and no weak
+//! reference remains. Nested frees past a small depth are queued and run iteratively, so a
+//! long chain does not overflow the stack; a panic in user code (`Drop`, finalizer,
+//! callback) is caught, the free completes, and the first panic is raised again once the
+//! outermost free is done.
+
+use super::header::{RC_DEC, RC_INC, STRONG_MASK, SyncHeader, flags, header, weak_release};
+use super::home::unlink_released;
+use super::prim::Ordering;
+use super::state::heap;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::ptr::NonNull;
+
+/// Frees nested deeper than this are queued.
+const MAX_DEPTH: u32 = 16;
+
+struct Pending(Vec<NonNull<SyncHeader>>);
+
+thread_local! {
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    static PENDING: RefCell<Pending> = const { RefCell::new(Pending(Vec::new())) };
+    static PANIC: RefCell<Option<Box<dyn Any + Send>>> = const { RefCell::new(None) };
+}
+
+/// Keeps the first panic of a free (or a collection) to raise once it is complete.
+pub(crate) fn keep_panic(payload: Box<dyn Any + Send>) {
+    let _ = PANIC.try_with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(payload);
+        }
+    });
+}
+
+/// Raises a kept panic, if any.
+pub(crate) fn raise_kept_panic() {
+    if let Ok(Some(payload)) = PANIC.try_with(|slot| slot.borrow_mut().take()) {
+        resume_unwind(payload);
+    }
+}
+
+/// Runs `f`, keeping its panic instead of unwinding.
+pub(crate) fn guarded(f: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        keep_panic(payload);
+    }
+}
+
+/// Takes one strong reference off; the last one frees the object.
+///
+/// # Safety
+/// The caller owns one strong reference of the live object `obj` and gives it up.
+#[inline]
+pub(crate) unsafe fn dec_strong(obj: NonNull<SyncHeader>) {
+    // SAFETY: live while the caller's reference is (caller).
+    let old = unsafe { header(obj) }.rc.fetch_add(RC_DEC, Ordering::SeqCst);
+    if old & STRONG_MASK == 1 {
+        // SAFETY: that was the last strong reference.
+        unsafe { release(obj) };
+    }
+}
+
+/// The strong count reached zero: finalize, clear weak references, drop, unlink, free.
+///
+/// # Safety
+/// The caller took the object's strong count to zero (so no handle is left) and the block
+/// is live.
+#[cold]
+pub(crate) unsafe fn release(obj: NonNull<SyncHeader>) {
+    let Ok(depth) = DEPTH.try_with(Cell::get) else {
+        // Thread teardown: no queue; free right here.
+        // SAFETY: forwarded (caller).
+        unsafe { release_one(obj) };
+        return;
+    };
+    if depth >= MAX_DEPTH {
+        PENDING.with(|p| p.borrow_mut().0.push(obj));
+        return;
+    }
+    DEPTH.with(|d| d.set(depth + 1));
+    // SAFETY: forwarded (caller).
+    unsafe { release_one(obj) };
+    if depth == 0 {
+        while let Some(next) = PENDING.with(|p| p.borrow_mut().0.pop()) {
+            // SAFETY: queued by `release` above with the same contract.
+            unsafe { release_one(next) };
+        }
+    }
+    DEPTH.with(|d| d.set(depth));
+    if depth == 0 && !super::collect::in_collection() {
+        raise_kept_panic();
+    }
+}
+
+/// # Safety
+/// As [`release`].
+unsafe fn release_one(obj: NonNull<SyncHeader>) {
+    // SAFETY: live (caller).
+    let hdr = unsafe { header(obj) };
+    let word = hdr.flags.load(Ordering::Acquire);
+    if word & flags::DROPPED == 0 {
+        if word & flags::FINALIZED == 0 {
+            hdr.flags.fetch_or(flags::FINALIZED, Ordering::AcqRel);
+            // The finalizer's own reference: it may resurrect the object (PEP 442).
+            hdr.rc.fetch_add(RC_INC, Ordering::SeqCst);
+            if let Some(finalize) = hdr.vtable.finalize {
+                // SAFETY: the value is in place (not DROPPED) and we hold a reference.
+                guarded(|| unsafe { finalize(obj) });
+            }
+            let old = hdr.rc.fetch_add(RC_DEC, Ordering::SeqCst);
+            if old & STRONG_MASK != 1 {
+                return; // resurrected: whoever holds it now frees it later
+            }
+        }
+        if hdr.flags.load(Ordering::Acquire) & flags::HAS_CALLBACKS != 0 {
+            run_weak_callbacks(obj);
+        }
+        hdr.flags
+            .fetch_or(flags::DEAD | flags::DROPPED, Ordering::AcqRel);
+        // SAFETY: the value is in place and this is its only drop (DROPPED set just now by
+        // the one thread that took the count to zero for good).
+        guarded(|| unsafe { (hdr.vtable.drop_value)(obj) });
+    }
+    // SAFETY: the value is gone and the caller released the last strong reference.
+    if unsafe { unlink_released(obj) } {
+        // SAFETY: the strong side's weak reference, given up now.
+        unsafe { weak_release(obj) };
+    }
+}
+
+/// Runs the callbacks of the weak references to `obj` that are still alive (once each).
+pub(crate) fn run_weak_callbacks(obj: NonNull<SyncHeader>) {
+    let entries = heap()
+        .weak_callbacks
+        .lock()
+        .remove(&(obj.as_ptr() as usize));
+    for slot in entries.into_iter().flatten() {
+        if let Some(slot) = slot.upgrade() {
+            let callback = slot.0.lock().take();
+            if let Some(callback) = callback {
+                guarded(callback);
+            }
+        }
+    }
+}
