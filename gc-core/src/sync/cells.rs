@@ -8,8 +8,8 @@
 //! to a value it never held before; a trace reads the contents only under the cell's own
 //! lock taken without waiting (`try_*`), and reports hidden edges when it cannot.
 
-use super::header::{SyncHeader, flags, header, strong_of, RC_INC};
-use super::prim::{AtomicPtr, AtomicU64, Ordering, RwLock, ReadGuard, WriteGuard, spin_once};
+use super::header::{RC_INC, SyncHeader, flags, header, strong_of};
+use super::prim::{AtomicPtr, AtomicU64, Ordering, ReadGuard, RwLock, WriteGuard, spin_once};
 use crate::trace::{Finalize, Trace, Tracer};
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -111,10 +111,7 @@ impl RawGcMutex {
                 unsafe {
                     parking_lot_core::park(
                         addr,
-                        || {
-                            self.word.load(Ordering::Relaxed) & (LOCKED | PARKED)
-                                == LOCKED | PARKED
-                        },
+                        || self.word.load(Ordering::Relaxed) & (LOCKED | PARKED) == LOCKED | PARKED,
                         || {},
                         |_, _| {},
                         parking_lot_core::DEFAULT_PARK_TOKEN,
@@ -250,7 +247,10 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for GcMutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.try_lock() {
             Some(guard) => f.debug_struct("GcMutex").field("value", &&*guard).finish(),
-            None => f.debug_struct("GcMutex").field("value", &"<locked>").finish(),
+            None => f
+                .debug_struct("GcMutex")
+                .field("value", &"<locked>")
+                .finish(),
         }
     }
 }
@@ -412,7 +412,10 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for GcRwLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.try_read() {
             Some(guard) => f.debug_struct("GcRwLock").field("value", &&*guard).finish(),
-            None => f.debug_struct("GcRwLock").field("value", &"<locked>").finish(),
+            None => f
+                .debug_struct("GcRwLock")
+                .field("value", &"<locked>")
+                .finish(),
         }
     }
 }

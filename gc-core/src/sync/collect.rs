@@ -43,8 +43,8 @@ use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
-thread_local! {
-    static IN_COLLECTION: Cell<bool> = const { Cell::new(false) };
+super::prim::sync_thread_local! {
+    static IN_COLLECTION: Cell<bool> = Cell::new(false);
 }
 
 /// Whether the calling thread is running a collection (its user code included).
@@ -79,9 +79,11 @@ struct Recorder {
 impl SyncVisit for Recorder {
     unsafe fn visit_sync(&mut self, target: *const ()) {
         let target = target.cast::<SyncHeader>();
-        // SAFETY: a live object (caller); `slot` is read and written only by the thread
-        // holding the collection lock, which is this one.
-        let slot = unsafe { *(*target).slot.get() };
+        // SAFETY: a live object (caller).
+        let hdr = unsafe { &*target };
+        // SAFETY: `slot` is read and written only by the thread holding the collection
+        // lock, which is this one.
+        let slot = unsafe { *hdr.slot.get() };
         if slot != 0 {
             self.edges.push(slot - 1);
         }
@@ -287,8 +289,8 @@ impl Collection {
         }
         let mut stack = Vec::new();
         for i in 0..self.objs.len() {
-            let root = self.state[i] == REACHABLE
-                || (self.state[i] == UNDECIDED && self.refs[i] > 0);
+            let root =
+                self.state[i] == REACHABLE || (self.state[i] == UNDECIDED && self.refs[i] > 0);
             if root {
                 self.mark_reachable_from(i, &mut stack);
             }
@@ -417,13 +419,13 @@ impl Collection {
             let obj = self.objs[i];
             // SAFETY: a member is live.
             let hdr = unsafe { header(obj) };
-            if hdr.flags.fetch_or(flags::FINALIZED, Ordering::AcqRel) & flags::FINALIZED == 0 {
-                if let Some(finalize) = hdr.vtable.finalize {
-                    // SAFETY: the value is in place (a member is never DROPPED) and we hold
-                    // a reference.
-                    guarded(|| unsafe { finalize(obj) });
-                    user_code = true;
-                }
+            let first =
+                hdr.flags.fetch_or(flags::FINALIZED, Ordering::AcqRel) & flags::FINALIZED == 0;
+            if let (true, Some(finalize)) = (first, hdr.vtable.finalize) {
+                // SAFETY: the value is in place (a member is never DROPPED) and we hold a
+                // reference.
+                guarded(|| unsafe { finalize(obj) });
+                user_code = true;
             }
         }
         if user_code && !self.check_garbage(&garbage) {
@@ -546,7 +548,9 @@ impl Collection {
                 continue;
             }
             // SAFETY: a member is live while we hold our reference.
-            unsafe { *header(obj).slot.get() = 0 };
+            let hdr = unsafe { header(obj) };
+            // SAFETY: `slot` belongs to the collection lock's holder, us.
+            unsafe { *hdr.slot.get() = 0 };
         }
         for (i, &obj) in self.objs.iter().enumerate() {
             if self.state[i] != SKIPPED {

@@ -8,9 +8,7 @@
 use super::collect::{Scope, collect};
 use super::prim::Ordering;
 use super::state::{heap, thread_home};
-use crate::types::{
-    CallbackId, CallbackInfo, GcError, GenerationStats, NUM_GENERATIONS, Phase,
-};
+use crate::types::{CallbackId, CallbackInfo, GcError, GenerationStats, NUM_GENERATIONS, Phase};
 use std::sync::Arc;
 
 /// A full collection of the sync heap, every thread's young objects included; waits for a
@@ -42,7 +40,10 @@ pub fn get_count() -> [usize; 3] {
 }
 
 pub fn get_threshold() -> [usize; 3] {
-    heap().thresholds.each_ref().map(|t| t.load(Ordering::Relaxed))
+    heap()
+        .thresholds
+        .each_ref()
+        .map(|t| t.load(Ordering::Relaxed))
 }
 
 pub fn set_threshold(thresholds: [usize; 3]) {
@@ -83,7 +84,12 @@ pub fn remove_callback(id: CallbackId) -> bool {
 
 /// Calls every collection callback (panics are kept and raised when the collection ends).
 pub(crate) fn invoke_callbacks(phase: Phase, generation: usize, collected: usize) {
-    let callbacks: Vec<_> = heap().callbacks.lock().iter().map(|(_, f)| f.clone()).collect();
+    let callbacks: Vec<_> = heap()
+        .callbacks
+        .lock()
+        .iter()
+        .map(|(_, f)| f.clone())
+        .collect();
     let info = CallbackInfo {
         generation,
         collected,

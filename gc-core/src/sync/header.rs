@@ -15,7 +15,7 @@ use super::prim::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use crate::alloc::GlobalHeap;
 use crate::trace::{Finalize, Trace, Tracer};
 use std::alloc::{GlobalAlloc, Layout};
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::ptr::{self, NonNull};
 
 /// Adds one strong reference (low half) and one modification (high half).
@@ -57,15 +57,15 @@ pub(crate) mod flags {
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct Links {
-    pub(crate) next: UnsafeCell<*mut Links>,
-    pub(crate) prev: UnsafeCell<*mut Links>,
+    pub(crate) next: Cell<*mut Links>,
+    pub(crate) prev: Cell<*mut Links>,
 }
 
 impl Links {
     pub(crate) const fn unlinked() -> Links {
         Links {
-            next: UnsafeCell::new(ptr::null_mut()),
-            prev: UnsafeCell::new(ptr::null_mut()),
+            next: Cell::new(ptr::null_mut()),
+            prev: Cell::new(ptr::null_mut()),
         }
     }
 }
@@ -104,22 +104,28 @@ const fn layout_of<T>() -> Layout {
 /// # Safety
 /// `obj` is a live object of type `T` whose value was not dropped.
 unsafe fn trace_erased<T: Trace>(obj: NonNull<SyncHeader>, tracer: &mut Tracer<'_>) {
-    // SAFETY: a live object of `T` with its value in place (caller).
-    unsafe { value_ptr::<T>(obj).as_ref() }.trace(tracer)
+    // SAFETY: an object of `T` (caller).
+    let value = unsafe { value_ptr::<T>(obj) };
+    // SAFETY: live, with its value in place (caller).
+    unsafe { value.as_ref() }.trace(tracer)
 }
 
 /// # Safety
 /// `obj` is an object of type `T` whose value is in place and is dropped only here, once.
 unsafe fn drop_erased<T>(obj: NonNull<SyncHeader>) {
+    // SAFETY: an object of `T` (caller).
+    let value = unsafe { value_ptr::<T>(obj) };
     // SAFETY: the value is in place and dropped once (caller).
-    unsafe { ptr::drop_in_place(value_ptr::<T>(obj).as_ptr()) }
+    unsafe { ptr::drop_in_place(value.as_ptr()) }
 }
 
 /// # Safety
 /// `obj` is a live object of type `T` whose value was not dropped.
 unsafe fn finalize_erased<T: Finalize>(obj: NonNull<SyncHeader>) {
-    // SAFETY: a live object of `T` with its value in place (caller).
-    unsafe { value_ptr::<T>(obj).as_ref() }.finalize()
+    // SAFETY: an object of `T` (caller).
+    let value = unsafe { value_ptr::<T>(obj) };
+    // SAFETY: live, with its value in place (caller).
+    unsafe { value.as_ref() }.finalize()
 }
 
 impl SyncVTable {
@@ -237,8 +243,10 @@ pub(crate) fn allocate<T: Trace + Finalize + 'static>(
             slot: UnsafeCell::new(0),
         })
     };
-    // SAFETY: the value's place in the fresh block.
-    unsafe { value_ptr::<T>(obj).as_ptr().write(value) };
+    // SAFETY: the block is laid out for `T`.
+    let place = unsafe { value_ptr::<T>(obj) };
+    // SAFETY: the value's place in the fresh block, aligned for `T`.
+    unsafe { place.as_ptr().write(value) };
     Some(obj)
 }
 
@@ -260,8 +268,10 @@ unsafe fn free_block_now(obj: NonNull<SyncHeader>) {
 }
 
 /// A block pointer that may cross to the epoch's deferred-free thread.
+#[cfg(not(loom))]
 struct SendBlock(NonNull<SyncHeader>);
 // SAFETY: nothing but the final free uses it, on whichever thread runs the deferred call.
+#[cfg(not(loom))]
 unsafe impl Send for SendBlock {}
 
 /// Takes one weak reference off (a `Weak` dropped, or the strong side's one after the value
@@ -282,12 +292,13 @@ pub(crate) unsafe fn weak_release(obj: NonNull<SyncHeader>) {
         let guard = crossbeam_epoch::pin();
         // SAFETY: after the epoch passes, no `AtomicGc::load` that could have read this
         // object's address is still pinned, so nothing reads the header any more.
-        unsafe {
-            guard.defer_unchecked(move || {
-                let block = block;
-                free_block_now(block.0)
-            })
+        let free = move || {
+            let block = block;
+            // SAFETY: the epoch passed; this was the last reference of any kind.
+            unsafe { free_block_now(block.0) }
         };
+        // SAFETY: see above; `free` owns only the block's address.
+        unsafe { guard.defer_unchecked(free) };
         return;
     }
     let _ = published;

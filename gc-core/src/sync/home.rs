@@ -66,14 +66,8 @@ impl ListHome {
             abandoned: AtomicBool::new(false),
         }));
         let sentinel = home.sentinel();
-        // SAFETY: nobody else knows the new home yet.
-        unsafe {
-            *home.head.next.get() = sentinel;
-        }
-        // SAFETY: as above.
-        unsafe {
-            *home.head.prev.get() = sentinel;
-        }
+        home.head.next.set(sentinel);
+        home.head.prev.set(sentinel);
         home
     }
 
@@ -113,28 +107,28 @@ impl ListHome {
     unsafe fn append_locked(&self, obj: NonNull<SyncHeader>) {
         let node = links_of(obj);
         let sentinel = self.sentinel();
-        // SAFETY: the list's links are written under its lock, held (caller).
-        unsafe {
-            let last = *self.head.prev.get();
-            *(*node).next.get() = sentinel;
-            *(*node).prev.get() = last;
-            *(*last).next.get() = node;
-            *self.head.prev.get() = node;
-        }
+        let last = self.head.prev.get();
+        // SAFETY: `obj` is live (caller); its links are the caller's.
+        let links = unsafe { &*node };
+        links.next.set(sentinel);
+        links.prev.set(last);
+        // SAFETY: the last node of the list (or its sentinel) is live, and the list's links
+        // are written under its lock, held (caller).
+        unsafe { &*last }.next.set(node);
+        self.head.prev.set(node);
     }
 
     /// # Safety
     /// The lock is held and `obj` is on this list.
     unsafe fn remove_locked(&self, obj: NonNull<SyncHeader>) {
-        let node = links_of(obj);
-        // SAFETY: the list's links are written under its lock, held (caller); `obj` is on
-        // it, so its neighbours are live nodes or the sentinel.
-        unsafe {
-            let next = *(*node).next.get();
-            let prev = *(*node).prev.get();
-            *(*prev).next.get() = next;
-            *(*next).prev.get() = prev;
-        }
+        // SAFETY: on this list, so live (caller).
+        let links = unsafe { &*links_of(obj) };
+        let (next, prev) = (links.next.get(), links.prev.get());
+        // SAFETY: `obj` is on this list, whose lock is held (caller), so its neighbours are
+        // live nodes or the sentinel.
+        unsafe { &*prev }.next.set(next);
+        // SAFETY: as above.
+        unsafe { &*next }.prev.set(prev);
     }
 
     /// Detaches up to `max` objects from the front into `out`, marking each `COLLECTING`.
@@ -146,8 +140,7 @@ impl ListHome {
             let sentinel = self.sentinel();
             let mut in_chunk = 0;
             while moved < max && in_chunk < CHUNK {
-                // SAFETY: under the lock.
-                let first = unsafe { *self.head.next.get() };
+                let first = self.head.next.get();
                 if first == sentinel {
                     break;
                 }

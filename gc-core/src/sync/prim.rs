@@ -7,13 +7,13 @@
 //! takes its atomics and locks from this module, never from `std` or `parking_lot`.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
-#[cfg(loom)]
 pub(crate) use loom::sync::atomic::fence;
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::fence;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 
 pub(crate) use std::sync::atomic::Ordering;
 
@@ -63,8 +63,8 @@ impl<T> Mutex<T> {
         {
             match self.inner.try_lock() {
                 Ok(guard) => Some(guard),
-                Err(loom::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
-                Err(loom::sync::TryLockError::WouldBlock) => None,
+                Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
             }
         }
     }
@@ -132,8 +132,8 @@ impl<T> RwLock<T> {
         {
             match self.inner.try_read() {
                 Ok(guard) => Some(guard),
-                Err(loom::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
-                Err(loom::sync::TryLockError::WouldBlock) => None,
+                Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
             }
         }
     }
@@ -148,8 +148,8 @@ impl<T> RwLock<T> {
         {
             match self.inner.try_write() {
                 Ok(guard) => Some(guard),
-                Err(loom::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
-                Err(loom::sync::TryLockError::WouldBlock) => None,
+                Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
             }
         }
     }
@@ -173,3 +173,19 @@ pub(crate) fn spin_once(round: u32) {
         }
     }
 }
+
+/// `thread_local!` for the flavour's per-thread state: std's, or loom's under loom (whose
+/// values are per model thread and start afresh in every explored execution).
+macro_rules! sync_thread_local {
+    ($(static $name:ident: $ty:ty = $init:expr;)*) => {
+        #[cfg(not(loom))]
+        std::thread_local! {
+            $(static $name: $ty = const { $init };)*
+        }
+        #[cfg(loom)]
+        loom::thread_local! {
+            $(static $name: $ty = $init;)*
+        }
+    };
+}
+pub(crate) use sync_thread_local;

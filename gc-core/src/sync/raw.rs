@@ -4,8 +4,7 @@
 //! takes or gives up; the handles above own exactly the references these calls account.
 
 use super::header::{
-    CLAIMED, RC_INC, STRONG_MASK, SyncHeader, SyncVTable, check_overflow, flags, header,
-    strong_of,
+    CLAIMED, RC_INC, STRONG_MASK, SyncHeader, SyncVTable, check_overflow, flags, header, strong_of,
 };
 use super::prim::Ordering;
 use super::state::{WeakCallbackSlot, heap, thread_home};
@@ -37,7 +36,9 @@ pub fn alloc<T: Trace + Finalize + Send + Sync + 'static>(value: T) -> NonNull<S
 #[inline(always)]
 pub unsafe fn inc_strong(obj: NonNull<SyncHeader>) {
     // SAFETY: live (caller).
-    let old = unsafe { header(obj) }.rc.fetch_add(RC_INC, Ordering::SeqCst);
+    let old = unsafe { header(obj) }
+        .rc
+        .fetch_add(RC_INC, Ordering::SeqCst);
     check_overflow(old);
 }
 

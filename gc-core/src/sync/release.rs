@@ -23,10 +23,10 @@ const MAX_DEPTH: u32 = 16;
 
 struct Pending(Vec<NonNull<SyncHeader>>);
 
-thread_local! {
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
-    static PENDING: RefCell<Pending> = const { RefCell::new(Pending(Vec::new())) };
-    static PANIC: RefCell<Option<Box<dyn Any + Send>>> = const { RefCell::new(None) };
+super::prim::sync_thread_local! {
+    static DEPTH: Cell<u32> = Cell::new(0);
+    static PENDING: RefCell<Pending> = RefCell::new(Pending(Vec::new()));
+    static PANIC: RefCell<Option<Box<dyn Any + Send>>> = RefCell::new(None);
 }
 
 /// Keeps the first panic of a free (or a collection) to raise once it is complete.
@@ -60,7 +60,9 @@ pub(crate) fn guarded(f: impl FnOnce()) {
 #[inline]
 pub(crate) unsafe fn dec_strong(obj: NonNull<SyncHeader>) {
     // SAFETY: live while the caller's reference is (caller).
-    let old = unsafe { header(obj) }.rc.fetch_add(RC_DEC, Ordering::SeqCst);
+    let old = unsafe { header(obj) }
+        .rc
+        .fetch_add(RC_DEC, Ordering::SeqCst);
     if old & STRONG_MASK == 1 {
         // SAFETY: that was the last strong reference.
         unsafe { release(obj) };

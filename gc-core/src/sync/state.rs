@@ -113,6 +113,8 @@ struct ThreadHome(Cell<Option<&'static ListHome>>);
 
 impl Drop for ThreadHome {
     fn drop(&mut self) {
+        // Under loom, a model thread's locals die with its execution, heap included.
+        #[cfg(not(loom))]
         if let Some(home) = self.0.take() {
             home.abandoned.store(true, Ordering::Release);
             heap().free_homes.lock().push(home);
@@ -120,8 +122,8 @@ impl Drop for ThreadHome {
     }
 }
 
-thread_local! {
-    static THREAD_HOME: ThreadHome = const { ThreadHome(Cell::new(None)) };
+super::prim::sync_thread_local! {
+    static THREAD_HOME: ThreadHome = ThreadHome(Cell::new(None));
 }
 
 /// The calling thread's young list. During thread teardown, after the thread's own list
