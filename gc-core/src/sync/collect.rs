@@ -148,20 +148,20 @@ pub(crate) fn collect(generation: usize, scope: Scope, wait: bool) -> usize {
 
 fn run(generation: usize, scope: Scope) -> usize {
     let heap = heap();
-    let mut objs = Vec::new();
     let young: Vec<&'static ListHome> = match scope {
         Scope::OwnYoung => vec![thread_home()],
         Scope::AllYoung => heap.young_homes(),
     };
-    for home in young {
-        home.detach(home.len(), &mut objs);
+    let old = heap.old.iter().take(generation).copied();
+    let mut c = Collection::new();
+    let mut objs = Vec::new();
+    for home in young.into_iter().chain(old) {
+        home.detach(home.len(), &mut objs, |objs, start| {
+            c.take_references(&objs[start..], start);
+        });
     }
-    for old in heap.old.iter().take(generation) {
-        old.detach(old.len(), &mut objs);
-    }
+    c.objs = objs;
     let target = heap.old[generation.min(1)];
-    let mut c = Collection::new(objs);
-    c.take_references();
     c.update_and_subtract_refs();
     c.move_unreachable();
     let mut collected = 0;
@@ -174,15 +174,14 @@ fn run(generation: usize, scope: Scope) -> usize {
 }
 
 impl Collection {
-    fn new(objs: Vec<NonNull<SyncHeader>>) -> Collection {
-        let n = objs.len();
+    fn new() -> Collection {
         Collection {
-            objs,
-            state: vec![UNDECIDED; n],
-            w0: vec![0; n],
-            refs: vec![0; n],
-            edge_start: Vec::with_capacity(n + 1),
-            cell_start: Vec::with_capacity(n + 1),
+            objs: Vec::new(),
+            state: Vec::new(),
+            w0: Vec::new(),
+            refs: Vec::new(),
+            edge_start: Vec::new(),
+            cell_start: Vec::new(),
             rec: Recorder {
                 edges: Vec::new(),
                 cells: Vec::new(),
@@ -191,9 +190,16 @@ impl Collection {
         }
     }
 
-    /// Step 1: one reference on every object whose count is not already zero.
-    fn take_references(&mut self) {
-        for (i, &obj) in self.objs.iter().enumerate() {
+    /// Step 1: one reference on every object whose count is not already zero (the objects
+    /// of `chunk` are numbered from `start`).
+    fn take_references(&mut self, chunk: &[NonNull<SyncHeader>], start: usize) {
+        debug_assert_eq!(self.state.len(), start);
+        let n = start + chunk.len();
+        self.state.resize(n, UNDECIDED);
+        self.w0.resize(n, 0);
+        self.refs.resize(n, 0);
+        for (k, &obj) in chunk.iter().enumerate() {
+            let i = start + k;
             // SAFETY: a detached object is live: its releaser, if any, hands the block to
             // us (`RELEASED`) instead of freeing it.
             let hdr = unsafe { header(obj) };
@@ -227,28 +233,39 @@ impl Collection {
 
     /// Steps 2-3: `gc_refs` = strong count less ours, less the edges from inside the set.
     fn update_and_subtract_refs(&mut self) {
-        for i in 0..self.objs.len() {
-            self.edge_start.push(self.rec.edges.len() as u32);
-            self.cell_start.push(self.rec.cells.len() as u32);
-            if !self.is_member(i) {
-                continue;
+        let n = self.objs.len();
+        self.edge_start.reserve(n + 1);
+        self.cell_start.reserve(n + 1);
+        // One unwind guard for the whole pass: a panicking trace poisons the collection.
+        let traced = catch_unwind(AssertUnwindSafe(|| {
+            for i in 0..n {
+                self.edge_start.push(self.rec.edges.len() as u32);
+                self.cell_start.push(self.rec.cells.len() as u32);
+                if !self.is_member(i) {
+                    continue;
+                }
+                self.refs[i] = (strong_of(self.w0[i]) - 1) as u32;
+                let obj = self.objs[i];
+                // SAFETY: a member is live (we hold a reference) and its value in place.
+                let hdr = unsafe { header(obj) };
+                let mut tracer = Tracer::for_sync(&mut self.rec);
+                // SAFETY: the object's own vtable, value in place.
+                unsafe { (hdr.vtable.trace)(obj, &mut tracer) };
+                if tracer.hidden_edges() {
+                    self.state[i] = REACHABLE;
+                }
             }
-            self.refs[i] = (strong_of(self.w0[i]) - 1) as u32;
-            let obj = self.objs[i];
-            let hidden = trace_into(obj, &mut self.rec);
-            match hidden {
-                Ok(false) => {}
-                Ok(true) => self.state[i] = REACHABLE,
-                Err(()) => self.poisoned = true,
-            }
+        }));
+        if let Err(payload) = traced {
+            keep_panic(payload);
+            self.poisoned = true;
+            return;
         }
         self.edge_start.push(self.rec.edges.len() as u32);
         self.cell_start.push(self.rec.cells.len() as u32);
-        for i in 0..self.objs.len() {
-            for k in self.edge_range(i) {
-                let j = self.rec.edges[k] as usize;
-                self.refs[j] = self.refs[j].saturating_sub(1);
-            }
+        for &j in &self.rec.edges {
+            let j = j as usize;
+            self.refs[j] = self.refs[j].saturating_sub(1);
         }
     }
 
@@ -514,19 +531,48 @@ impl Collection {
     }
 
     /// Step 10: survivors to `target`, blocks released meanwhile freed, our references
-    /// dropped.
+    /// dropped; chunk by chunk, each while it is in cache.
     fn finish(self, target: &'static ListHome, generation: usize) {
         let heap = heap();
-        let mut survivors = Vec::with_capacity(self.objs.len());
-        for (i, &obj) in self.objs.iter().enumerate() {
-            if self.state[i] != GARBAGE {
-                survivors.push(obj);
-            }
-        }
+        let referenced = |obj: NonNull<SyncHeader>| {
+            // SAFETY: every object of the work set is live until its reference (if any)
+            // is dropped below.
+            let hdr = unsafe { header(obj) };
+            // SAFETY: `slot` belongs to the collection lock's holder, us.
+            unsafe { *hdr.slot.get() != 0 }
+        };
+        let mut survivors = Vec::with_capacity(super::home::CHUNK);
         let mut released = Vec::new();
-        // SAFETY: every survivor was detached by this collection and is live (members: we
-        // hold a reference; skipped ones: their releaser hands the block to us).
-        unsafe { target.merge(&survivors, &mut released) };
+        let mut promoted = 0;
+        let mut start = 0;
+        while start < self.objs.len() {
+            let end = (start + super::home::CHUNK).min(self.objs.len());
+            survivors.clear();
+            survivors.extend(
+                (start..end)
+                    .filter(|&i| self.state[i] != GARBAGE)
+                    .map(|i| self.objs[i]),
+            );
+            let before = released.len();
+            // SAFETY: every survivor was detached by this collection and is live (members:
+            // we hold a reference, marked by their slot; skipped ones: their releaser hands
+            // the block to us).
+            unsafe { target.merge(&survivors, referenced, &mut released) };
+            promoted += survivors.len() - (released.len() - before);
+            for i in start..end {
+                if self.state[i] == SKIPPED {
+                    continue;
+                }
+                let obj = self.objs[i];
+                // SAFETY: a member is live while we hold our reference.
+                let hdr = unsafe { header(obj) };
+                // SAFETY: `slot` belongs to the collection lock's holder, us.
+                unsafe { *hdr.slot.get() = 0 };
+                // SAFETY: the reference `take_references` took.
+                unsafe { dec_strong(obj) };
+            }
+            start = end;
+        }
         match generation {
             2 => {
                 heap.long_lived_total.store(target.len(), Ordering::Relaxed);
@@ -534,7 +580,7 @@ impl Collection {
             }
             1 => {
                 heap.long_lived_pending
-                    .fetch_add(survivors.len() - released.len(), Ordering::Relaxed);
+                    .fetch_add(promoted, Ordering::Relaxed);
             }
             _ => {}
         }
@@ -542,21 +588,6 @@ impl Collection {
             // SAFETY: its releaser gave up every strong reference and left the strong
             // side's weak reference to us.
             unsafe { super::header::weak_release(obj) };
-        }
-        for (i, &obj) in self.objs.iter().enumerate() {
-            if self.state[i] == SKIPPED {
-                continue;
-            }
-            // SAFETY: a member is live while we hold our reference.
-            let hdr = unsafe { header(obj) };
-            // SAFETY: `slot` belongs to the collection lock's holder, us.
-            unsafe { *hdr.slot.get() = 0 };
-        }
-        for (i, &obj) in self.objs.iter().enumerate() {
-            if self.state[i] != SKIPPED {
-                // SAFETY: the reference `take_references` took.
-                unsafe { dec_strong(obj) };
-            }
         }
     }
 }

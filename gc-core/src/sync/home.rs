@@ -132,32 +132,42 @@ impl ListHome {
     }
 
     /// Detaches up to `max` objects from the front into `out`, marking each `COLLECTING`.
-    /// Holds the lock for at most [`CHUNK`] objects at a time. Returns how many moved.
-    pub(crate) fn detach(&self, max: usize, out: &mut Vec<NonNull<SyncHeader>>) -> usize {
+    /// Holds the lock for at most [`CHUNK`] objects at a time, and calls `after_chunk` with
+    /// the start of each chunk in `out` once the lock is released (while the chunk is still
+    /// in cache). Returns how many moved.
+    pub(crate) fn detach(
+        &self,
+        max: usize,
+        out: &mut Vec<NonNull<SyncHeader>>,
+        mut after_chunk: impl FnMut(&mut Vec<NonNull<SyncHeader>>, usize),
+    ) -> usize {
         let mut moved = 0;
         while moved < max {
+            let chunk_start = out.len();
             let _guard = self.lock.lock();
             let sentinel = self.sentinel();
             let mut in_chunk = 0;
-            while moved < max && in_chunk < CHUNK {
-                let first = self.head.next.get();
-                if first == sentinel {
-                    break;
-                }
-                let obj = obj_of(first);
-                // SAFETY: under the lock, `first` is on the list.
-                unsafe { self.remove_locked(obj) };
-                // SAFETY: on the list until now, so live (a freed object is unlinked first,
-                // under this lock).
-                unsafe { obj.as_ref() }
-                    .home
-                    .store(COLLECTING, Ordering::Release);
+            let mut node = self.head.next.get();
+            // Walk the chunk, then cut it off the list with one splice (the detached nodes'
+            // own links are stale until a merge rewrites them).
+            while moved < max && in_chunk < CHUNK && node != sentinel {
+                let obj = obj_of(node);
+                // SAFETY: on the list (the lock is held), so live: a freed object is
+                // unlinked first, under this lock.
+                let hdr = unsafe { obj.as_ref() };
+                node = hdr.links.next.get();
+                hdr.home.store(COLLECTING, Ordering::Release);
                 out.push(obj);
                 in_chunk += 1;
                 moved += 1;
             }
+            self.head.next.set(node);
+            // SAFETY: `node` is the first node left on the list, or its sentinel: live.
+            unsafe { &*node }.prev.set(sentinel);
             let len = self.len.load(Ordering::Relaxed);
             self.len.store(len - in_chunk, Ordering::Relaxed);
+            drop(_guard);
+            after_chunk(out, chunk_start);
             if in_chunk < CHUNK {
                 break;
             }
@@ -165,42 +175,51 @@ impl ListHome {
         moved
     }
 
-    /// Gives detached objects to this list, as the collection ends. An object whose last
-    /// reference went while it was detached (`home` is `RELEASED`) is not linked: it is
-    /// returned in `released` for the collector to free.
+    /// Gives detached objects to this list, as the collection ends (one lock hold for at
+    /// most [`CHUNK`] objects). `referenced` says which objects the collection holds a
+    /// reference on: those cannot have been released, so a plain store hands them over. An
+    /// object whose last reference went while it was detached (`home` is `RELEASED`) is
+    /// not linked: it is returned in `released` for the collector to free.
     ///
     /// # Safety
     /// Every object of `objs` is detached by the caller's collection (`home` is
-    /// `COLLECTING` or `RELEASED`) and its block is live.
+    /// `COLLECTING` or `RELEASED`) and its block is live; `referenced(obj)` is true only
+    /// for objects the caller holds a strong reference on.
     pub(crate) unsafe fn merge(
         &self,
         objs: &[NonNull<SyncHeader>],
+        referenced: impl Fn(NonNull<SyncHeader>) -> bool,
         released: &mut Vec<NonNull<SyncHeader>>,
     ) {
-        for chunk in objs.chunks(CHUNK) {
-            let _guard = self.lock.lock();
-            let mut added = 0;
-            for &obj in chunk {
-                // SAFETY: live (caller).
-                let hdr = unsafe { obj.as_ref() };
-                match hdr.home.compare_exchange(
-                    COLLECTING,
-                    self.as_ptr(),
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => {
-                        // SAFETY: under the lock; the object's links are ours until the
-                        // swap above published it to this list, whose lock we hold.
-                        unsafe { self.append_locked(obj) };
-                        added += 1;
-                    }
-                    Err(_) => released.push(obj),
-                }
+        let _guard = self.lock.lock();
+        let mut added = 0;
+        for &obj in objs {
+            // SAFETY: live (caller).
+            let hdr = unsafe { obj.as_ref() };
+            let linked = if referenced(obj) {
+                hdr.home.store(self.as_ptr(), Ordering::Release);
+                true
+            } else {
+                hdr.home
+                    .compare_exchange(
+                        COLLECTING,
+                        self.as_ptr(),
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
+            };
+            if linked {
+                // SAFETY: under the lock; the object's links are ours until the store above
+                // published it to this list, whose lock we hold.
+                unsafe { self.append_locked(obj) };
+                added += 1;
+            } else {
+                released.push(obj);
             }
-            let len = self.len.load(Ordering::Relaxed);
-            self.len.store(len + added, Ordering::Relaxed);
         }
+        let len = self.len.load(Ordering::Relaxed);
+        self.len.store(len + added, Ordering::Relaxed);
     }
 }
 
