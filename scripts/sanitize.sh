@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Runs the test suites of gc-tests, gc-core and gc-model under sanitizers (nightly):
 #
-#   bash scripts/sanitize.sh [asan|lsan|all]     (default: all)
+#   bash scripts/sanitize.sh [asan|lsan|tsan|all]     (default: all)
 #
 #   asan  AddressSanitizer (-Zsanitizer=address), leak detection on: any invalid access,
 #         and any leak once the process ends, fails the run.   target dir: target/asan
 #   lsan  LeakSanitizer alone (-Zsanitizer=leak).               target dir: target/lsan
+#   tsan  ThreadSanitizer (-Zsanitizer=thread, std rebuilt with it: -Zbuild-std, which
+#         needs the nightly rust-src component, added here) over the thread-safe
+#         flavour's suite: gc-tests' sync_* tests and gc-api's library tests. Any data race
+#         fails the run (halt_on_error).                        target dir: target/tsan
 #
 # Benches (criterion) and doctests are left out: doctests are built by rustdoc without the
 # sanitizer flag, and the benches measure speed, not soundness. The 10-million-node tests
@@ -17,9 +21,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 which="${1:-all}"
 case "$which" in
-    asan | lsan | all) ;;
+    asan | lsan | tsan | all) ;;
     *)
-        echo "usage: $0 [asan|lsan|all]" >&2
+        echo "usage: $0 [asan|lsan|tsan|all]" >&2
         exit 2
         ;;
 esac
@@ -76,4 +80,14 @@ if [ "$which" = asan ] || [ "$which" = all ]; then
 fi
 if [ "$which" = lsan ] || [ "$which" = all ]; then
     run lsan leak "${leak_skips[@]}"
+fi
+if [ "$which" = tsan ] || [ "$which" = all ]; then
+    rustup component add rust-src --toolchain nightly >/dev/null
+    echo "==> tsan: cargo +nightly test -Zbuild-std -p gc-tests --test 'sync_*' -p gc-api --lib (-Zsanitizer=thread)"
+    start=$SECONDS
+    TSAN_OPTIONS="halt_on_error=1:${TSAN_OPTIONS:-}" \
+        RUSTFLAGS="-Zsanitizer=thread ${RUSTFLAGS_EXTRA:-}" \
+        cargo +nightly test -Zbuild-std --target "$host" --target-dir target/tsan \
+        -p gc-tests --test 'sync_*' -p gc-api --lib --no-fail-fast
+    echo "==> tsan: clean ($((SECONDS - start)) s)"
 fi

@@ -30,7 +30,9 @@
 //! [`get_objects`], [`get_referrers`], [`get_referents`], [`garbage`], and [`object_at`]
 //! (`_ctypes.PyObj_FromPtr`). Weak references ([`Weak`], with callbacks), PEP 442
 //! finalizers ([`Finalize`]) and an [`Interner`] complete it. All state belongs to the
-//! calling thread; `Gc` is neither `Send` nor `Sync`.
+//! calling thread; `Gc` is neither `Send` nor `Sync`. For objects shared between threads,
+//! [`sync`] is the thread-safe flavour (`sync::Gc` is `Send + Sync`, one heap per process,
+//! a collector that never stops a mutator).
 //!
 //! Soundness: an object's memory is released only when its strong count reaches zero.
 //! When the collector frees a cycle it drops the values in place; a handle that a `Drop`
