@@ -6,9 +6,12 @@
 //! no edge into it from outside, at a single moment — and that no thread could reach again
 //! afterwards. The argument (SYNC-DESIGN 3.6, the double-collect lemma of Afek et al.):
 //!
-//! 1. `detach` takes the lists; `take_references` holds one strong reference on every
-//!    examined object (inc-if-nonzero), so no value is dropped under a trace, and records
-//!    each reference-count word `w0` after its own increment.
+//! 1. `detach` takes the lists, a chunk per lock hold, and `read_counts` reads each
+//!    object's count word `w0`. No value is dropped under a trace without the collector
+//!    holding references: a thread whose drop takes a detached object's count to zero hands
+//!    the whole release to the collection (`home` says `RELEASED`), which runs it at the
+//!    end; objects already at zero are not examined (their releaser is about to hand them
+//!    over, or took them off the list first).
 //! 2. `update_refs`/`subtract_refs` work on those words and on one trace of each object,
 //!    whose edges and cell versions (`GcMutex`, `GcRwLock`, `AtomicGc`) are recorded; a cell
 //!    that cannot be read without waiting reports hidden edges (its object is a root).
@@ -36,7 +39,7 @@
 use super::header::{CLAIMED, RC_INC, STRONG_MASK, SyncHeader, flags, header, strong_of};
 use super::home::{ListHome, forget_detached};
 use super::prim::{AtomicU64, Ordering, fence};
-use super::release::{dec_strong, guarded, keep_panic, run_weak_callbacks};
+use super::release::{dec_strong, guarded, keep_panic, release_unlinked, run_weak_callbacks};
 use super::state::{heap, thread_home};
 use crate::trace::{SyncVisit, Tracer};
 use std::cell::Cell;
@@ -98,7 +101,7 @@ impl SyncVisit for Recorder {
 struct Collection {
     objs: Vec<NonNull<SyncHeader>>,
     state: Vec<u8>,
-    /// The word after the collector's own increment.
+    /// The count word as first read.
     w0: Vec<u64>,
     /// CPython's `gc_refs`.
     refs: Vec<u32>,
@@ -157,7 +160,7 @@ fn run(generation: usize, scope: Scope) -> usize {
     let mut objs = Vec::new();
     for home in young.into_iter().chain(old) {
         home.detach(home.len(), &mut objs, |objs, start| {
-            c.take_references(&objs[start..], start);
+            c.read_counts(&objs[start..], start);
         });
     }
     c.objs = objs;
@@ -190,9 +193,10 @@ impl Collection {
         }
     }
 
-    /// Step 1: one reference on every object whose count is not already zero (the objects
-    /// of `chunk` are numbered from `start`).
-    fn take_references(&mut self, chunk: &[NonNull<SyncHeader>], start: usize) {
+    /// Step 1: the first read of every count word (CPython's `update_refs` reads
+    /// `ob_refcnt`). An object already at zero is being released by another thread, which
+    /// hands the release to us: it is not examined.
+    fn read_counts(&mut self, chunk: &[NonNull<SyncHeader>], start: usize) {
         debug_assert_eq!(self.state.len(), start);
         let n = start + chunk.len();
         self.state.resize(n, UNDECIDED);
@@ -200,30 +204,17 @@ impl Collection {
         self.refs.resize(n, 0);
         for (k, &obj) in chunk.iter().enumerate() {
             let i = start + k;
-            // SAFETY: a detached object is live: its releaser, if any, hands the block to
-            // us (`RELEASED`) instead of freeing it.
+            // SAFETY: a detached object is live, and its value stays in place until this
+            // collection ends: only the collection releases a detached object (`home`).
             let hdr = unsafe { header(obj) };
-            let mut word = hdr.rc.load(Ordering::SeqCst);
-            loop {
-                if strong_of(word) == 0 {
-                    self.state[i] = SKIPPED;
-                    break;
-                }
-                match hdr.rc.compare_exchange_weak(
-                    word,
-                    word.wrapping_add(RC_INC),
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                ) {
-                    Ok(_) => {
-                        self.w0[i] = word.wrapping_add(RC_INC);
-                        // SAFETY: `slot` belongs to the collection lock's holder, us.
-                        unsafe { *hdr.slot.get() = i as u32 + 1 };
-                        break;
-                    }
-                    Err(now) => word = now,
-                }
+            let word = hdr.rc.load(Ordering::SeqCst);
+            if strong_of(word) == 0 {
+                self.state[i] = SKIPPED;
+                continue;
             }
+            self.w0[i] = word;
+            // SAFETY: `slot` belongs to the collection lock's holder, us.
+            unsafe { *hdr.slot.get() = i as u32 + 1 };
         }
     }
 
@@ -244,9 +235,9 @@ impl Collection {
                 if !self.is_member(i) {
                     continue;
                 }
-                self.refs[i] = (strong_of(self.w0[i]) - 1) as u32;
+                self.refs[i] = strong_of(self.w0[i]) as u32;
                 let obj = self.objs[i];
-                // SAFETY: a member is live (we hold a reference) and its value in place.
+                // SAFETY: a member is live and its value in place: only this collection releases it.
                 let hdr = unsafe { header(obj) };
                 let mut tracer = Tracer::for_sync(&mut self.rec);
                 // SAFETY: the object's own vtable, value in place.
@@ -316,7 +307,7 @@ impl Collection {
 
     /// Whether object `i`'s word and cells still hold what the first read saw.
     fn unchanged(&self, i: usize) -> bool {
-        // SAFETY: a member is live (we hold a reference).
+        // SAFETY: a member is live: only this collection releases it.
         let hdr = unsafe { header(self.objs[i]) };
         let w = self.w0[i];
         if hdr
@@ -332,7 +323,7 @@ impl Collection {
     fn cells_unchanged(&self, i: usize) -> bool {
         self.cell_range(i).all(|k| {
             let (word, version) = self.rec.cells[k];
-            // SAFETY: the cell lives inside member `i`'s value, which we keep alive.
+            // SAFETY: the cell lives inside member `i`'s value, in place until we release it.
             unsafe { &*word }
                 .compare_exchange(version, version, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
@@ -379,7 +370,7 @@ impl Collection {
                 let _claim = heap.weak_lock.write();
                 let mut newly = Vec::new();
                 for &i in &set {
-                    // SAFETY: a member is live (we hold a reference).
+                    // SAFETY: a member is live: only this collection releases it.
                     let hdr = unsafe { header(self.objs[i]) };
                     let w = self.w0[i];
                     let ok = hdr
@@ -439,8 +430,8 @@ impl Collection {
             let first =
                 hdr.flags.fetch_or(flags::FINALIZED, Ordering::AcqRel) & flags::FINALIZED == 0;
             if let (true, Some(finalize)) = (first, hdr.vtable.finalize) {
-                // SAFETY: the value is in place (a member is never DROPPED) and we hold a
-                // reference.
+                // SAFETY: the value is in place (only this collection drops a member's value,
+                // later).
                 guarded(|| unsafe { finalize(obj) });
                 user_code = true;
             }
@@ -467,7 +458,7 @@ impl Collection {
             let hdr = unsafe { header(self.objs[i]) };
             let w = hdr.rc.load(Ordering::SeqCst);
             words.push(w);
-            refs.push((i, (w & STRONG_MASK) - 1));
+            refs.push((i, w & STRONG_MASK));
             bounds.push((rec.edges.len(), rec.cells.len()));
             match trace_into(self.objs[i], &mut rec) {
                 Ok(false) => {}
@@ -494,7 +485,7 @@ impl Collection {
                 return false;
             }
             for &(word, version) in &rec.cells[bounds[k].1..bounds[k + 1].1] {
-                // SAFETY: the cell lives inside a member's value, which we keep alive.
+                // SAFETY: the cell lives inside a member's value, in place until we release it.
                 let ok = unsafe { &*word }
                     .compare_exchange(version, version, Ordering::SeqCst, Ordering::SeqCst)
                     .is_ok();
@@ -506,41 +497,42 @@ impl Collection {
         true
     }
 
-    /// Step 9: every member `DEAD` first, then every value dropped. Returns how many.
+    /// Step 9: every member `DEAD` first, then every value dropped. The collection holds
+    /// one reference on each member meanwhile, so none is freed before the last value is
+    /// dropped. Returns how many.
     fn delete_garbage(&mut self) -> usize {
         let garbage = self.garbage();
         for &i in &garbage {
-            // SAFETY: a member we hold a reference on, detached by us.
-            let forgotten = unsafe { forget_detached(self.objs[i]) };
-            debug_assert!(forgotten, "a referenced member was released");
-            // SAFETY: as above.
-            unsafe { header(self.objs[i]) }
-                .flags
-                .fetch_or(flags::DEAD, Ordering::AcqRel);
+            let obj = self.objs[i];
+            // SAFETY: a member is live: only this collection releases it.
+            let hdr = unsafe { header(obj) };
+            hdr.rc.fetch_add(RC_INC, Ordering::SeqCst);
+            // If its count reached zero during the callbacks or finalizers, its release was
+            // handed to us: our reference now stands for it either way.
+            // SAFETY: detached by this collection.
+            unsafe { forget_detached(obj) };
+            hdr.flags.fetch_or(flags::DEAD, Ordering::AcqRel);
         }
         for &i in &garbage {
             let obj = self.objs[i];
-            // SAFETY: as above.
+            // SAFETY: as above; we hold a reference.
             let hdr = unsafe { header(obj) };
-            hdr.flags.fetch_or(flags::DROPPED, Ordering::AcqRel);
-            // SAFETY: the value is in place and dropped once: DROPPED was clear (a member
-            // is on a list until now, and only values of unlinked objects are dropped).
-            guarded(|| unsafe { (hdr.vtable.drop_value)(obj) });
+            if hdr.flags.fetch_or(flags::DROPPED, Ordering::AcqRel) & flags::DROPPED == 0 {
+                // SAFETY: the value is in place and dropped once (DROPPED was clear).
+                guarded(|| unsafe { (hdr.vtable.drop_value)(obj) });
+            }
+        }
+        for &i in &garbage {
+            // SAFETY: the reference taken above; the last one frees the block (DROPPED).
+            unsafe { dec_strong(self.objs[i]) };
         }
         garbage.len()
     }
 
-    /// Step 10: survivors to `target`, blocks released meanwhile freed, our references
-    /// dropped; chunk by chunk, each while it is in cache.
+    /// Step 10: survivors to `target` (chunk by chunk, while each is in cache); objects
+    /// whose count reached zero while detached are released here, on this thread.
     fn finish(self, target: &'static ListHome, generation: usize) {
         let heap = heap();
-        let referenced = |obj: NonNull<SyncHeader>| {
-            // SAFETY: every object of the work set is live until its reference (if any)
-            // is dropped below.
-            let hdr = unsafe { header(obj) };
-            // SAFETY: `slot` belongs to the collection lock's holder, us.
-            unsafe { *hdr.slot.get() != 0 }
-        };
         let mut survivors = Vec::with_capacity(super::home::CHUNK);
         let mut released = Vec::new();
         let mut promoted = 0;
@@ -548,29 +540,23 @@ impl Collection {
         while start < self.objs.len() {
             let end = (start + super::home::CHUNK).min(self.objs.len());
             survivors.clear();
-            survivors.extend(
-                (start..end)
-                    .filter(|&i| self.state[i] != GARBAGE)
-                    .map(|i| self.objs[i]),
-            );
-            let before = released.len();
-            // SAFETY: every survivor was detached by this collection and is live (members:
-            // we hold a reference, marked by their slot; skipped ones: their releaser hands
-            // the block to us).
-            unsafe { target.merge(&survivors, referenced, &mut released) };
-            promoted += survivors.len() - (released.len() - before);
             for i in start..end {
-                if self.state[i] == SKIPPED {
-                    continue;
-                }
                 let obj = self.objs[i];
-                // SAFETY: a member is live while we hold our reference.
-                let hdr = unsafe { header(obj) };
-                // SAFETY: `slot` belongs to the collection lock's holder, us.
-                unsafe { *hdr.slot.get() = 0 };
-                // SAFETY: the reference `take_references` took.
-                unsafe { dec_strong(obj) };
+                if self.state[i] != SKIPPED {
+                    // SAFETY: a member is live until merged.
+                    let hdr = unsafe { header(obj) };
+                    // SAFETY: `slot` belongs to the collection lock's holder, us.
+                    unsafe { *hdr.slot.get() = 0 };
+                }
+                if self.state[i] != GARBAGE {
+                    survivors.push(obj);
+                }
             }
+            let before = released.len();
+            // SAFETY: every survivor was detached by this collection and is live (only
+            // this collection releases a detached object).
+            unsafe { target.merge(&survivors, &mut released) };
+            promoted += survivors.len() - (released.len() - before);
             start = end;
         }
         match generation {
@@ -585,9 +571,15 @@ impl Collection {
             _ => {}
         }
         for obj in released {
-            // SAFETY: its releaser gave up every strong reference and left the strong
-            // side's weak reference to us.
-            unsafe { super::header::weak_release(obj) };
+            // SAFETY: its count reached zero while detached and its releaser handed the
+            // release to us; it is on no list now.
+            unsafe {
+                header(obj)
+                    .home
+                    .store(super::home::UNTRACKED, Ordering::Release)
+            };
+            // SAFETY: as above.
+            unsafe { release_unlinked(obj) };
         }
     }
 }

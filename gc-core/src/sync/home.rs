@@ -3,9 +3,12 @@
 //! Invariant owned here: an object's `home` says who owns its links.
 //! - A [`ListHome`]: the object is on that list, and its links (and the list's) are
 //!   written only under that list's lock.
-//! - [`COLLECTING`]: a collection detached it; only the collecting thread writes its links.
-//!   A thread whose drop frees such an object does not touch the links: it swaps `home` to
-//!   [`RELEASED`] and the collector frees the block when it is done ([`unlink_released`]).
+//! - [`COLLECTING`]: a collection detached it; only the collecting thread writes its links,
+//!   and nobody but the collection drops its value. A thread whose drop takes the count to
+//!   zero does not touch it: it swaps `home` to [`RELEASED`], handing the whole release
+//!   (finalizer, value, block) to the collection, which runs it when it is done
+//!   ([`unlink_for_release`]). So a collection can trace every detached object without
+//!   holding references on them: no value it reads can be dropped under it.
 //! - [`UNTRACKED`]: on no list (an untracked type, or unlinked for good).
 //!
 //! A list lock is held only for a bounded number of link operations (a detach or a merge
@@ -87,8 +90,9 @@ impl ListHome {
     /// Appends `obj` (a new object, on no list) and returns the new length.
     ///
     /// # Safety
-    /// `obj` is live, tracked, and on no list (`home` is `UNTRACKED`), and nobody else can
-    /// see it yet.
+    /// `obj` is live, tracked, and on no list (`home` is `UNTRACKED`), and no other thread
+    /// can start its release (it is new, or its count is zero and its release the
+    /// caller's).
     pub(crate) unsafe fn push_new(&self, obj: NonNull<SyncHeader>) -> usize {
         let _guard = self.lock.lock();
         // SAFETY: under the lock (caller: `obj` is ours).
@@ -175,20 +179,17 @@ impl ListHome {
         moved
     }
 
-    /// Gives detached objects to this list, as the collection ends (one lock hold for at
-    /// most [`CHUNK`] objects). `referenced` says which objects the collection holds a
-    /// reference on: those cannot have been released, so a plain store hands them over. An
-    /// object whose last reference went while it was detached (`home` is `RELEASED`) is
-    /// not linked: it is returned in `released` for the collector to free.
+    /// Gives detached objects to this list, as the collection ends (one lock hold; callers
+    /// pass at most [`CHUNK`] objects). An object whose count reached zero while it was
+    /// detached (`home` is `RELEASED`) is not linked: it is returned in `released`, whose
+    /// release is the caller's to run.
     ///
     /// # Safety
     /// Every object of `objs` is detached by the caller's collection (`home` is
-    /// `COLLECTING` or `RELEASED`) and its block is live; `referenced(obj)` is true only
-    /// for objects the caller holds a strong reference on.
+    /// `COLLECTING` or `RELEASED`) and its block is live.
     pub(crate) unsafe fn merge(
         &self,
         objs: &[NonNull<SyncHeader>],
-        referenced: impl Fn(NonNull<SyncHeader>) -> bool,
         released: &mut Vec<NonNull<SyncHeader>>,
     ) {
         let _guard = self.lock.lock();
@@ -196,19 +197,15 @@ impl ListHome {
         for &obj in objs {
             // SAFETY: live (caller).
             let hdr = unsafe { obj.as_ref() };
-            let linked = if referenced(obj) {
-                hdr.home.store(self.as_ptr(), Ordering::Release);
-                true
-            } else {
-                hdr.home
-                    .compare_exchange(
-                        COLLECTING,
-                        self.as_ptr(),
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    )
-                    .is_ok()
-            };
+            let linked = hdr
+                .home
+                .compare_exchange(
+                    COLLECTING,
+                    self.as_ptr(),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok();
             if linked {
                 // SAFETY: under the lock; the object's links are ours until the store above
                 // published it to this list, whose lock we hold.
@@ -223,13 +220,14 @@ impl ListHome {
     }
 }
 
-/// Takes a dying object off its list, for good: called once its value is gone. Returns
-/// whether the caller frees the block now (false: a collection detached it and frees it).
+/// Takes an object whose count reached zero off its list, before anything of its release
+/// runs. Returns whether the caller goes on with the release (false: a collection holds
+/// the object, and the release is now the collection's, `home` being `RELEASED`).
 ///
 /// # Safety
-/// The caller released the object's last strong reference and owns the strong side's weak
-/// reference; the block is live.
-pub(crate) unsafe fn unlink_released(obj: NonNull<SyncHeader>) -> bool {
+/// The caller took the object's strong count to zero (or owns its release) and the block
+/// is live.
+pub(crate) unsafe fn unlink_for_release(obj: NonNull<SyncHeader>) -> bool {
     // SAFETY: live (caller).
     let hdr = unsafe { obj.as_ref() };
     loop {
@@ -264,14 +262,18 @@ pub(crate) unsafe fn unlink_released(obj: NonNull<SyncHeader>) -> bool {
 }
 
 /// Marks a detached object of the running collection as on no list (the collection frees
-/// it as garbage). Returns false if its last reference went meanwhile (`RELEASED`).
+/// it as garbage). Returns false if its count reached zero meanwhile (`RELEASED`: its
+/// release was handed to the collection); `home` is `UNTRACKED` either way.
 ///
 /// # Safety
 /// `obj` is detached by the caller's collection and live.
 pub(crate) unsafe fn forget_detached(obj: NonNull<SyncHeader>) -> bool {
     // SAFETY: live (caller).
-    unsafe { obj.as_ref() }
+    let hdr = unsafe { obj.as_ref() };
+    let forgotten = hdr
         .home
         .compare_exchange(COLLECTING, UNTRACKED, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok()
+        .is_ok();
+    hdr.home.store(UNTRACKED, Ordering::Release);
+    forgotten
 }

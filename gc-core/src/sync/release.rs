@@ -10,9 +10,10 @@
 //! outermost free is done.
 
 use super::header::{RC_DEC, RC_INC, STRONG_MASK, SyncHeader, flags, header, weak_release};
-use super::home::unlink_released;
+use super::home::unlink_for_release;
 use super::prim::Ordering;
 use super::state::heap;
+use super::state::thread_home;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -69,13 +70,29 @@ pub(crate) unsafe fn dec_strong(obj: NonNull<SyncHeader>) {
     }
 }
 
-/// The strong count reached zero: finalize, clear weak references, drop, unlink, free.
+/// The strong count reached zero: unlink (or hand the release to a collection holding the
+/// object), finalize, clear weak references, drop, free.
 ///
 /// # Safety
 /// The caller took the object's strong count to zero (so no handle is left) and the block
 /// is live.
 #[cold]
 pub(crate) unsafe fn release(obj: NonNull<SyncHeader>) {
+    // SAFETY: forwarded (caller).
+    if unsafe { unlink_for_release(obj) } {
+        // SAFETY: off every list, and the release is ours.
+        unsafe { release_unlinked(obj) };
+    }
+}
+
+/// The release of an object that is on no list and whose release the caller owns (its
+/// count reached zero): finalizer, weak callbacks, value, block. Nested releases past a
+/// small depth are queued.
+///
+/// # Safety
+/// The caller owns the object's release; the object is on no list (`home` `UNTRACKED`)
+/// and its block is live.
+pub(crate) unsafe fn release_unlinked(obj: NonNull<SyncHeader>) {
     let Ok(depth) = DEPTH.try_with(Cell::get) else {
         // Thread teardown: no queue; free right here.
         // SAFETY: forwarded (caller).
@@ -91,7 +108,7 @@ pub(crate) unsafe fn release(obj: NonNull<SyncHeader>) {
     unsafe { release_one(obj) };
     if depth == 0 {
         while let Some(next) = PENDING.with(|p| p.borrow_mut().0.pop()) {
-            // SAFETY: queued by `release` above with the same contract.
+            // SAFETY: queued by `release_unlinked` above with the same contract.
             unsafe { release_one(next) };
         }
     }
@@ -102,7 +119,7 @@ pub(crate) unsafe fn release(obj: NonNull<SyncHeader>) {
 }
 
 /// # Safety
-/// As [`release`].
+/// As [`release_unlinked`].
 unsafe fn release_one(obj: NonNull<SyncHeader>) {
     // SAFETY: live (caller).
     let hdr = unsafe { header(obj) };
@@ -110,31 +127,37 @@ unsafe fn release_one(obj: NonNull<SyncHeader>) {
     if word & flags::DROPPED == 0 {
         if word & flags::FINALIZED == 0 {
             hdr.flags.fetch_or(flags::FINALIZED, Ordering::AcqRel);
-            // The finalizer's own reference: it may resurrect the object (PEP 442).
+            // The object lives again while its finalizer runs (PEP 442): back on this
+            // thread's young list *before* its count leaves zero (no other thread can get
+            // a handle before then, so none can start a second release of an object on no
+            // list), then one reference for the finalizer, given up through the normal
+            // path: if it was the last, that release finds FINALIZED and goes on from here.
+            if word & flags::TRACKED != 0 {
+                // SAFETY: tracked and on no list (caller); with its count at zero no other
+                // thread can reach it.
+                unsafe { thread_home().push_new(obj) };
+            }
             hdr.rc.fetch_add(RC_INC, Ordering::SeqCst);
             if let Some(finalize) = hdr.vtable.finalize {
                 // SAFETY: the value is in place (not DROPPED) and we hold a reference.
                 guarded(|| unsafe { finalize(obj) });
             }
-            let old = hdr.rc.fetch_add(RC_DEC, Ordering::SeqCst);
-            if old & STRONG_MASK != 1 {
-                return; // resurrected: whoever holds it now frees it later
-            }
+            // SAFETY: the finalizer's reference, taken above.
+            unsafe { dec_strong(obj) };
+            return;
         }
         if hdr.flags.load(Ordering::Acquire) & flags::HAS_CALLBACKS != 0 {
             run_weak_callbacks(obj);
         }
         hdr.flags
             .fetch_or(flags::DEAD | flags::DROPPED, Ordering::AcqRel);
-        // SAFETY: the value is in place and this is its only drop (DROPPED set just now by
-        // the one thread that took the count to zero for good).
+        // SAFETY: the value is in place and this is its only drop (DROPPED was clear, and
+        // the release is ours alone).
         guarded(|| unsafe { (hdr.vtable.drop_value)(obj) });
     }
-    // SAFETY: the value is gone and the caller released the last strong reference.
-    if unsafe { unlink_released(obj) } {
-        // SAFETY: the strong side's weak reference, given up now.
-        unsafe { weak_release(obj) };
-    }
+    // SAFETY: the value is gone and the object on no list: the strong side's weak
+    // reference, given up now.
+    unsafe { weak_release(obj) };
 }
 
 /// Runs the callbacks of the weak references to `obj` that are still alive (once each).
