@@ -104,10 +104,11 @@ fn a_move_between_two_cells_during_a_collection_frees_nothing_reachable() {
 }
 
 /// The last handle of an object drops on one thread while a collection detaches the
-/// object's list and takes its reference (inc-if-nonzero) on another: the value is dropped
-/// exactly once, by whichever side ends up last, and the block handed over, not leaked.
+/// object's list and reads its count on another: the release is the releaser's (it unlinked
+/// first) or the collection's (handed over through `home`), never both and never neither:
+/// each value is dropped exactly once.
 #[test]
-fn the_last_drop_against_a_collection_taking_its_reference() {
+fn the_last_drop_against_a_collection_detaching_the_object() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
         let a = node(&drops);

@@ -229,8 +229,6 @@ fn a_finalizer_that_resurrects_its_neighbour_keeps_the_cycle_and_runs_once() {
 }
 
 #[test]
-#[ignore = "implementation bug: a resurrected object keeps CLAIMED, so no Weak to it ever \
-            upgrades again (gc-core/src/sync/collect.rs handle_weakrefs_and_finalize)"]
 fn a_resurrected_object_has_its_weak_references_cleared() {
     let _quiet = alongside_others();
     const SLOT: usize = 1;
@@ -375,8 +373,6 @@ fn weak_callbacks_run_before_finalizers_in_a_collection() {
 }
 
 #[test]
-#[ignore = "differs from the unsync flavour and CPython 3.12: the callback of a Weak held \
-            inside the garbage runs (sync Weaks are not objects of the heap)"]
 fn callback_of_a_weak_reference_inside_the_garbage_never_runs() {
     let _quiet = alongside_others();
     // CPython 3.12: a weak reference that is itself garbage does not call back.

@@ -213,6 +213,8 @@ impl<T: 'static> Gc<T> {
         unsafe { raw::inc_weak(this.ptr) };
         Weak {
             ptr: Some(this.ptr),
+            // SAFETY: the handle keeps the object live.
+            epoch: unsafe { raw::weak_epoch(this.ptr) },
             callback: None,
             _marker: PhantomData,
         }
@@ -345,6 +347,8 @@ impl<T: Trace + Finalize + Send + Sync + 'static> From<T> for Gc<T> {
 /// ```
 pub struct Weak<T: 'static> {
     ptr: Option<NonNull<SyncHeader>>,
+    /// The target's weak epoch when this weak reference was made (`raw::upgrade`).
+    epoch: u32,
     callback: Option<Arc<WeakCallbackSlot>>,
     _marker: PhantomData<T>,
 }
@@ -363,13 +367,16 @@ impl<T: 'static> Weak<T> {
     pub fn new() -> Weak<T> {
         Weak {
             ptr: None,
+            epoch: 0,
             callback: None,
             _marker: PhantomData,
         }
     }
 
     /// A weak reference whose `callback` runs once when the target dies (on the thread
-    /// that frees it), if this weak reference or a clone of it is still alive then.
+    /// that frees it), if this weak reference or a clone of it is still alive then and not
+    /// garbage itself (a collection does not call back a weak reference whose every clone
+    /// it found inside the garbage, as CPython).
     ///
     /// ```
     /// use gc_api::sync::{Gc, Weak};
@@ -406,7 +413,7 @@ impl<T: 'static> Weak<T> {
     pub fn upgrade(&self) -> Option<Gc<T>> {
         let ptr = self.ptr?;
         // SAFETY: our weak reference keeps the block allocated.
-        if unsafe { raw::upgrade(ptr) } {
+        if unsafe { raw::upgrade(ptr, self.epoch) } {
             // SAFETY: the reference just taken, to an object holding a `T`.
             Some(unsafe { Gc::from_owned(ptr) })
         } else {
@@ -426,7 +433,7 @@ impl<T: 'static> Weak<T> {
     pub fn is_dead(&self) -> bool {
         match self.ptr {
             // SAFETY: our weak reference keeps the block allocated.
-            Some(ptr) => unsafe { raw::weak_is_dead(ptr) },
+            Some(ptr) => unsafe { raw::weak_is_dead(ptr, self.epoch) },
             None => true,
         }
     }
@@ -457,6 +464,7 @@ impl<T: 'static> Clone for Weak<T> {
         }
         Weak {
             ptr: self.ptr,
+            epoch: self.epoch,
             callback: self.callback.clone(),
             _marker: PhantomData,
         }
@@ -472,9 +480,14 @@ impl<T: 'static> Drop for Weak<T> {
     }
 }
 
-// SAFETY: a weak reference is not an edge: it reports nothing.
+// SAFETY: a weak reference is not an edge: it reports no edge (only its callback, if any,
+// so that a collection knows when the weak reference is garbage itself).
 unsafe impl<T: 'static> Trace for Weak<T> {
-    fn trace(&self, _tracer: &mut Tracer) {}
+    fn trace(&self, tracer: &mut Tracer) {
+        if let Some(slot) = &self.callback {
+            tracer.visit_weak_callback(Arc::as_ptr(slot).cast());
+        }
+    }
 
     fn may_contain_gc() -> bool {
         false

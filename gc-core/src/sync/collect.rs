@@ -43,6 +43,7 @@ use super::release::{dec_strong, guarded, keep_panic, release_unlinked, run_weak
 use super::state::{heap, thread_home};
 use crate::trace::{SyncVisit, Tracer};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
@@ -414,13 +415,19 @@ impl Collection {
     fn handle_weakrefs_and_finalize(&mut self) {
         let garbage = self.garbage();
         let mut user_code = false;
-        for &i in &garbage {
-            let obj = self.objs[i];
-            // SAFETY: a member is live.
+        let has_callbacks = |obj: NonNull<SyncHeader>| {
+            // SAFETY: a member is live: only this collection releases it.
             let hdr = unsafe { header(obj) };
-            if hdr.flags.load(Ordering::Acquire) & flags::HAS_CALLBACKS != 0 {
-                run_weak_callbacks(obj);
-                user_code = true;
+            hdr.flags.load(Ordering::Acquire) & flags::HAS_CALLBACKS != 0
+        };
+        if garbage.iter().any(|&i| has_callbacks(self.objs[i])) {
+            let in_garbage = self.weak_callbacks_in(&garbage);
+            for &i in &garbage {
+                let obj = self.objs[i];
+                if has_callbacks(obj) {
+                    run_weak_callbacks(obj, Some(&in_garbage));
+                    user_code = true;
+                }
             }
         }
         for &i in &garbage {
@@ -437,10 +444,45 @@ impl Collection {
             }
         }
         if user_code && !self.check_garbage(&garbage) {
+            // The set survives (CPython 3.11: all of it). Its weak references were cleared
+            // and stay so; weak references made from now on work again.
+            let _claims = heap().weak_lock.write();
             for &i in &garbage {
                 self.state[i] = REACHABLE;
+                // SAFETY: a member is live: only this collection releases it.
+                let hdr = unsafe { header(self.objs[i]) };
+                hdr.weak_epoch.fetch_add(1, Ordering::SeqCst);
+                hdr.rc.fetch_and(!CLAIMED, Ordering::SeqCst);
             }
         }
+    }
+
+    /// How many clones of each weak reference with a callback the garbage holds.
+    fn weak_callbacks_in(&self, garbage: &[usize]) -> HashMap<usize, usize> {
+        struct SlotCounter(HashMap<usize, usize>);
+        impl SyncVisit for SlotCounter {
+            unsafe fn visit_sync(&mut self, _target: *const ()) {}
+            unsafe fn record_cell(&mut self, _word: *const (), _version: u64) {}
+            fn visit_weak_callback(&mut self, slot: *const ()) {
+                *self.0.entry(slot as usize).or_default() += 1;
+            }
+        }
+        let mut counter = SlotCounter(HashMap::new());
+        for &i in garbage {
+            let obj = self.objs[i];
+            // SAFETY: a member is live and its value in place: only this collection
+            // releases it.
+            let hdr = unsafe { header(obj) };
+            let traced = catch_unwind(AssertUnwindSafe(|| {
+                let mut tracer = Tracer::for_sync(&mut counter);
+                // SAFETY: the object's own vtable, value in place.
+                unsafe { (hdr.vtable.trace)(obj, &mut tracer) };
+            }));
+            if let Err(payload) = traced {
+                keep_panic(payload);
+            }
+        }
+        counter.0
     }
 
     /// Whether the claimed set is still closed: fresh words and one more trace, validated

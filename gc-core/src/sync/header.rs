@@ -5,8 +5,10 @@
 //! strong:31`, and every change of the strong count (clone, drop, upgrade, the collector's
 //! own reference) adds one to `modcount` in the same atomic operation, so a word read twice
 //! with the same value was not modified in between (SYNC-DESIGN 3.4; ABA needs 2^32 changes
-//! of one object inside one collection). `CLAIMED` is set only by the collector's claim and
-//! never cleared: weak references to a claimed object never upgrade again.
+//! of one object inside one collection). `CLAIMED` is set by the collector's claim; it is
+//! cleared again only if the claimed set survives (resurrected by a finalizer), together
+//! with a bump of `weak_epoch`, so weak references made before the claim never upgrade
+//! again while new ones do.
 //!
 //! The header has no counterpart in CPython 3.11; it is closest to the free-threaded
 //! build's `ob_ref_shared` with the GC's `PyGC_Head` links.
@@ -180,6 +182,9 @@ pub struct SyncHeader {
     /// Weak handles, plus one for the strong side until the value is gone and the object
     /// unlinked; the block is freed when this reaches 0.
     pub(crate) weak: AtomicU32,
+    /// Bumped when a claimed set survives its collection (a finalizer resurrected it): weak
+    /// references made before stay cleared, new ones upgrade.
+    pub(crate) weak_epoch: AtomicU32,
     /// The list the object is on (`super::home`), or one of its markers.
     pub(crate) home: AtomicPtr<super::home::ListHome>,
     pub(crate) vtable: &'static SyncVTable,
@@ -238,6 +243,7 @@ pub(crate) fn allocate<T: Trace + Finalize + 'static>(
             rc: AtomicU64::new(1),
             flags: AtomicU32::new(initial_flags),
             weak: AtomicU32::new(1),
+            weak_epoch: AtomicU32::new(0),
             home: AtomicPtr::new(super::home::UNTRACKED),
             vtable,
             slot: UnsafeCell::new(0),

@@ -92,15 +92,28 @@ pub unsafe fn dec_weak(obj: NonNull<SyncHeader>) {
     unsafe { super::header::weak_release(obj) }
 }
 
-/// A strong reference from a weak one, unless the object died or a collection claimed it
-/// as garbage. Takes the weak lock's read side, so it never sees a half-claimed set.
+/// The weak epoch a new weak reference to `obj` records.
+///
+/// # Safety
+/// The caller holds a strong reference to `obj`.
+pub unsafe fn weak_epoch(obj: NonNull<SyncHeader>) -> u32 {
+    // SAFETY: live (caller).
+    unsafe { header(obj) }.weak_epoch.load(Ordering::Acquire)
+}
+
+/// A strong reference from a weak one made at `epoch`, unless the object died, a
+/// collection claimed it as garbage, or a collection cleared weak references made before
+/// it survived. Takes the weak lock's read side, so it never sees a half-claimed set.
 ///
 /// # Safety
 /// The caller holds a weak reference to `obj`.
-pub unsafe fn upgrade(obj: NonNull<SyncHeader>) -> bool {
+pub unsafe fn upgrade(obj: NonNull<SyncHeader>, epoch: u32) -> bool {
     // SAFETY: allocated while the weak reference is (caller).
     let hdr = unsafe { header(obj) };
     let _claims = heap().weak_lock.read();
+    if hdr.weak_epoch.load(Ordering::Acquire) != epoch {
+        return false;
+    }
     let mut word = hdr.rc.load(Ordering::SeqCst);
     loop {
         if word & CLAIMED != 0 || word & STRONG_MASK == 0 {
@@ -119,14 +132,18 @@ pub unsafe fn upgrade(obj: NonNull<SyncHeader>) -> bool {
     }
 }
 
-/// Whether the object can no longer be upgraded to (dead, dying or claimed).
+/// Whether a weak reference made at `epoch` can no longer be upgraded (the object is
+/// dead, dying or claimed, or its weak references were cleared since).
 ///
 /// # Safety
 /// The caller holds a weak reference to `obj`.
-pub unsafe fn weak_is_dead(obj: NonNull<SyncHeader>) -> bool {
+pub unsafe fn weak_is_dead(obj: NonNull<SyncHeader>, epoch: u32) -> bool {
     // SAFETY: allocated while the weak reference is (caller).
-    let word = unsafe { header(obj) }.rc.load(Ordering::SeqCst);
-    word & CLAIMED != 0 || word & STRONG_MASK == 0
+    let hdr = unsafe { header(obj) };
+    let word = hdr.rc.load(Ordering::SeqCst);
+    word & CLAIMED != 0
+        || word & STRONG_MASK == 0
+        || hdr.weak_epoch.load(Ordering::Acquire) != epoch
 }
 
 /// Registers a weak reference's callback, called once when `obj` dies if `slot` is still

@@ -16,8 +16,10 @@ use super::state::heap;
 use super::state::thread_home;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 /// Frees nested deeper than this are queued.
 const MAX_DEPTH: u32 = 16;
@@ -147,7 +149,7 @@ unsafe fn release_one(obj: NonNull<SyncHeader>) {
             return;
         }
         if hdr.flags.load(Ordering::Acquire) & flags::HAS_CALLBACKS != 0 {
-            run_weak_callbacks(obj);
+            run_weak_callbacks(obj, None);
         }
         hdr.flags
             .fetch_or(flags::DEAD | flags::DROPPED, Ordering::AcqRel);
@@ -161,7 +163,13 @@ unsafe fn release_one(obj: NonNull<SyncHeader>) {
 }
 
 /// Runs the callbacks of the weak references to `obj` that are still alive (once each).
-pub(crate) fn run_weak_callbacks(obj: NonNull<SyncHeader>) {
+/// `in_garbage` counts, per callback slot, the clones of its weak reference that a
+/// collection's garbage holds: a callback all of whose clones are garbage is dropped
+/// uncalled.
+pub(crate) fn run_weak_callbacks(
+    obj: NonNull<SyncHeader>,
+    in_garbage: Option<&HashMap<usize, usize>>,
+) {
     let entries = heap()
         .weak_callbacks
         .lock()
@@ -169,8 +177,15 @@ pub(crate) fn run_weak_callbacks(obj: NonNull<SyncHeader>) {
     for slot in entries.into_iter().flatten() {
         if let Some(slot) = slot.upgrade() {
             let callback = slot.0.lock().take();
+            let held_by_garbage = in_garbage
+                .and_then(|counts| counts.get(&(Arc::as_ptr(&slot) as usize)))
+                .is_some_and(|&n| n + 1 >= Arc::strong_count(&slot));
             if let Some(callback) = callback {
-                guarded(callback);
+                if held_by_garbage {
+                    guarded(move || drop(callback));
+                } else {
+                    guarded(callback);
+                }
             }
         }
     }

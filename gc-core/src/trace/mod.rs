@@ -192,6 +192,12 @@ pub trait SyncVisit {
     /// `word` is the cell's version word (a `crate::sync` atomic), inside the value being
     /// traced, so live for as long as that object is.
     unsafe fn record_cell(&mut self, word: *const (), version: u64);
+
+    /// A weak reference with a callback, owned by the traced value: `slot` names the
+    /// callback (shared by the clones of one weak reference). A collection that finds every
+    /// clone inside its garbage does not call it (CPython's rule for a weakref that is
+    /// garbage itself).
+    fn visit_weak_callback(&mut self, _slot: *const ()) {}
 }
 
 /// Where a tracer sends edges.
@@ -302,6 +308,15 @@ impl<'v> Tracer<'v> {
         if let Sink::Sync(visitor) = &mut self.sink {
             // SAFETY: forwarded from the caller.
             unsafe { visitor.record_cell(word, version) }
+        }
+    }
+
+    /// Reports a weak reference with a callback that the traced value owns (what
+    /// `gc_api::sync::Weak`'s `Trace` impl calls); only the sync collector looks at it.
+    #[inline]
+    pub fn visit_weak_callback(&mut self, slot: *const ()) {
+        if let Sink::Sync(visitor) = &mut self.sink {
+            visitor.visit_weak_callback(slot)
         }
     }
 
