@@ -128,8 +128,9 @@ pub fn python_available() -> Result<(), String> {
 /// timed out (a peer that never finishes must not hang the whole comparison).
 pub const CHILD_TIME_LIMIT: Duration = Duration::from_secs(600);
 
-/// Runs `command` to completion, or kills it after `limit`.
-fn output_within(mut command: Command, limit: Duration) -> Result<Output, String> {
+/// Runs `command` to completion, or kills it after `limit` (its stdout and stderr are
+/// captured).
+pub fn output_within(mut command: Command, limit: Duration) -> Result<Output, String> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -16,6 +16,8 @@
 //!   ours-only probes in [`native::ours`]; [`peers`]: the Rust GC crates compared.
 //! * [`jobs`], [`compare`], [`report`], [`svg`]: jobs and results, child processes,
 //!   ratios and tables, pictures; [`clock`]: the `--clock wall|cpu` choice.
+//! * [`threads`]: the `gc-stress threads` workload (the thread-safe `gc_api::sync` against
+//!   `Arc`, `dumpster::sync` and `gcmodule::ThreadedCc`) and its pause probe.
 //! * [`rss`]: reading the resident set size from `/proc/self/statm`.
 
 pub mod allocators;
@@ -32,6 +34,7 @@ pub mod report;
 pub mod rss;
 pub mod suite;
 pub mod svg;
+pub mod threads;
 
 pub use allocators::{BenchAlloc, Contender, GlobalAllocAdapter, OursHeap};
 pub use kernels::{AllocFailed, FreeOrder, Pattern};

@@ -103,20 +103,37 @@ pub unsafe fn weak_epoch(obj: NonNull<SyncHeader>) -> u32 {
 
 /// A strong reference from a weak one made at `epoch`, unless the object died, a
 /// collection claimed it as garbage, or a collection cleared weak references made before
-/// it survived. Takes the weak lock's read side, so it never sees a half-claimed set.
+/// it survived.
+///
+/// Lock-free unless the object is claimed: a claim sets `CLAIMED` on a whole garbage set
+/// under the weak lock's write side, each with a compare-exchange against the word the
+/// collection validated, so an upgrade that gets in first makes that claim fail (and the
+/// set lives), and one that finds `CLAIMED` waits on the read side until the claim is
+/// decided: no upgrade ever sees part of a set claimed.
 ///
 /// # Safety
 /// The caller holds a weak reference to `obj`.
 pub unsafe fn upgrade(obj: NonNull<SyncHeader>, epoch: u32) -> bool {
     // SAFETY: allocated while the weak reference is (caller).
     let hdr = unsafe { header(obj) };
-    let _claims = heap().weak_lock.read();
-    if hdr.weak_epoch.load(Ordering::Acquire) != epoch {
-        return false;
-    }
     let mut word = hdr.rc.load(Ordering::SeqCst);
+    if word & CLAIMED != 0 {
+        let _claims = heap().weak_lock.read();
+        word = hdr.rc.load(Ordering::SeqCst);
+        return try_upgrade(hdr, word, epoch);
+    }
+    try_upgrade(hdr, word, epoch)
+}
+
+/// The compare-exchange loop of [`upgrade`]. The epoch is read after the word: a survival
+/// bumps the epoch before it clears `CLAIMED`, so a word seen unclaimed after a survival
+/// comes with the new epoch.
+fn try_upgrade(hdr: &SyncHeader, mut word: u64, epoch: u32) -> bool {
     loop {
-        if word & CLAIMED != 0 || word & STRONG_MASK == 0 {
+        if word & CLAIMED != 0
+            || word & STRONG_MASK == 0
+            || hdr.weak_epoch.load(Ordering::SeqCst) != epoch
+        {
             return false;
         }
         check_overflow(word);
@@ -140,10 +157,16 @@ pub unsafe fn upgrade(obj: NonNull<SyncHeader>, epoch: u32) -> bool {
 pub unsafe fn weak_is_dead(obj: NonNull<SyncHeader>, epoch: u32) -> bool {
     // SAFETY: allocated while the weak reference is (caller).
     let hdr = unsafe { header(obj) };
-    let word = hdr.rc.load(Ordering::SeqCst);
-    word & CLAIMED != 0
-        || word & STRONG_MASK == 0
-        || hdr.weak_epoch.load(Ordering::Acquire) != epoch
+    let mut word = hdr.rc.load(Ordering::SeqCst);
+    let _claims = if word & CLAIMED != 0 {
+        // A claim may be under way: wait until it is decided (see `upgrade`).
+        let guard = heap().weak_lock.read();
+        word = hdr.rc.load(Ordering::SeqCst);
+        Some(guard)
+    } else {
+        None
+    };
+    word & CLAIMED != 0 || word & STRONG_MASK == 0 || hdr.weak_epoch.load(Ordering::SeqCst) != epoch
 }
 
 /// Registers a weak reference's callback, called once when `obj` dies if `slot` is still

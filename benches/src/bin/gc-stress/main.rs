@@ -13,6 +13,7 @@ use gc_bench::jobs::{Job, JobResult};
 use gc_bench::mutation::{self, GraphConfig, GraphReport};
 use gc_bench::peers::Peer;
 use gc_bench::report::Report;
+use gc_bench::threads::{self, SyncContender, ThreadsJob};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value, json};
 
@@ -58,6 +59,20 @@ enum Workload {
     /// Small-block allocation against the system allocator and mimalloc, plus RSS and
     /// arena-policy checks.
     Alloc(AllocArgs),
+    /// N threads on the thread-safe flavour `gc_api::sync`: garbage cycles, binary trees
+    /// and one graph they all mutate; ns per operation per thread and the speedup over one
+    /// thread (`--compare`: Arc, dumpster::sync, gcmodule's ThreadedCc, our unsync Gc on
+    /// one thread). `--pause`: mutator latency during a full collection of a big heap.
+    Threads(ThreadsArgs),
+    /// Runs one threads job with one contender and prints its result as JSON (used by
+    /// `threads`, which starts one process per contender and thread count).
+    #[command(hide = true)]
+    ThreadsChild {
+        /// ours-sync, arc, dumpster, gcmodule or ours-unsync.
+        contender: String,
+        /// The job, as JSON.
+        job: String,
+    },
     /// Runs one job with one Rust contender and prints its result as JSON (used by
     /// `--compare`, which starts one process per contender).
     #[command(hide = true)]
@@ -184,6 +199,56 @@ struct GraphArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+struct ThreadsArgs {
+    /// Threads running at once (each runs the same work; 1 thread runs it too, for the
+    /// speedup).
+    #[arg(long, default_value_t = 2, value_parser = parse_positive)]
+    threads: usize,
+    /// Garbage 2-cycles per thread.
+    #[arg(long, default_value_t = 200_000, value_parser = parse_positive)]
+    cycles: usize,
+    /// Depth of each binary tree.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=20))]
+    depth: u32,
+    /// Trees built, counted and dropped per thread.
+    #[arg(long, default_value_t = 40, value_parser = parse_positive)]
+    trees: usize,
+    /// Nodes of the graph all threads share.
+    #[arg(long, default_value_t = 4096, value_parser = parse_positive)]
+    shared_nodes: usize,
+    /// Operations on the shared graph per thread.
+    #[arg(long, default_value_t = 400_000, value_parser = parse_positive)]
+    shared_ops: usize,
+    /// Seed of the shared graph and the operations on it.
+    #[arg(long, default_value_t = 0x5eed)]
+    seed: u64,
+    /// Run every contender and thread count this many times (round-robin, each in a fresh
+    /// process) and keep each one's fastest run.
+    #[arg(long, default_value_t = 1, value_parser = parse_positive)]
+    runs: usize,
+    /// Also run Arc + parking_lot (cycles broken by hand), dumpster 2.1.0 sync, gcmodule
+    /// 0.3.3 ThreadedCc, and our unsync gc_api::Gc on one thread.
+    #[arg(long)]
+    compare: bool,
+    /// With --compare: only these (comma-separated: arc, dumpster, gcmodule, ours-unsync).
+    #[arg(long, value_delimiter = ',', requires = "compare")]
+    only: Vec<String>,
+    /// Instead of the workload: the pause probe (a mutator thread's operation latency
+    /// while another thread runs a full collection over --live objects).
+    #[arg(long)]
+    pause: bool,
+    /// With --pause: live objects.
+    #[arg(long, default_value_t = 1_000_000, value_parser = parse_positive)]
+    live: usize,
+    /// With --pause: full collections timed.
+    #[arg(long, default_value_t = 3, value_parser = parse_positive)]
+    reps: usize,
+    /// Print exactly one JSON object on stdout instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 struct TourArgs {
     /// Multiply every size of the tour by this factor (1 takes 15-40 s on 2 cores).
     #[arg(long, default_value_t = 1.0)]
@@ -207,6 +272,8 @@ fn main() -> ExitCode {
             job,
         }) => run_child(&contender, &job, clock),
         Some(Workload::Graph(args)) => run_graph(&args),
+        Some(Workload::Threads(args)) => run_threads(&args),
+        Some(Workload::ThreadsChild { contender, job }) => run_threads_child(&contender, &job),
         Some(Workload::Rings(a)) => run_single(
             Job::Rings {
                 nodes: a.nodes,
@@ -258,6 +325,136 @@ fn run_child(contender: &str, job: &str, clock: Clock) -> Result<(), String> {
         serde_json::to_string(&out).map_err(|e| e.to_string())?
     );
     Ok(())
+}
+
+fn run_threads_child(contender: &str, job: &str) -> Result<(), String> {
+    let contender = SyncContender::from_key(contender)
+        .ok_or_else(|| format!("unknown contender `{contender}`"))?;
+    let job: ThreadsJob = serde_json::from_str(job).map_err(|e| format!("bad job `{job}`: {e}"))?;
+    let out = contender.run_here(&job)?;
+    println!(
+        "{}",
+        serde_json::to_string(&out).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+fn run_threads(args: &ThreadsArgs) -> Result<(), String> {
+    if args.pause {
+        let report = threads::pause::run(&threads::pause::PauseConfig {
+            live: args.live,
+            ring_size: 10,
+            reps: args.reps,
+        })?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+            );
+        } else {
+            println!(
+                "({} cores available; times are wall-clock time)",
+                threads::cores()
+            );
+            report.print();
+        }
+        return if report.collected == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "the full collections freed {} objects of a heap that is all alive",
+                report.collected
+            ))
+        };
+    }
+    let mut contenders = vec![SyncContender::OursSync];
+    if args.compare {
+        if args.only.is_empty() {
+            contenders.extend(SyncContender::ALL.into_iter().skip(1));
+        } else {
+            for name in &args.only {
+                let c = SyncContender::from_key(name.trim()).ok_or_else(|| {
+                    format!(
+                        "unknown contender `{name}` (known: arc, dumpster, gcmodule, ours-unsync)"
+                    )
+                })?;
+                if !contenders.contains(&c) {
+                    contenders.push(c);
+                }
+            }
+        }
+    }
+    let job = ThreadsJob {
+        threads: args.threads,
+        cycles: args.cycles,
+        depth: args.depth,
+        trees: args.trees,
+        shared_nodes: args.shared_nodes,
+        shared_ops: args.shared_ops,
+        seed: args.seed,
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let runs = contenders
+        .iter()
+        .map(|c| {
+            if c.crosses_threads() && args.threads > 1 {
+                2
+            } else {
+                1
+            }
+        })
+        .sum::<u64>()
+        * args.runs as u64;
+    let bar = progress_bar(runs, args.json);
+    let report = threads::measure(&exe, &job, &contenders, args.runs, |what| {
+        bar.set_message(what.to_owned());
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.to_json()).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!(
+            "threads: {} thread(s), each: {} garbage 2-cycles (churn), {} trees of depth {} \
+             beside one long-lived tree (trees), {} operations on one graph of {} nodes all \
+             threads share (shared: 7 in 8 swap two nodes' edges, 1 in 8 replace a slot's \
+             node); each contender and thread count in its own process, fastest of {} run(s)",
+            job.threads,
+            job.cycles,
+            job.trees,
+            job.depth,
+            job.shared_ops,
+            job.shared_nodes,
+            args.runs
+        );
+        println!(
+            "({} cores available; wall is each thread's wall-clock time, cpu its CPU time, \
+             per operation, averaged over the threads)",
+            threads::cores()
+        );
+        if args.compare {
+            println!(
+                "(gcmodule has no automatic collection, dumpster's deadlocks here (see \
+                 src/threads/contenders.rs): with both, each thread collects after every {} \
+                 objects it allocates)",
+                threads::contenders::COLLECT_EVERY
+            );
+        }
+        println!();
+        report.print();
+    }
+    let problems = report.our_problems();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "our threads runs are inconsistent: {}",
+            problems.join("; ")
+        ))
+    }
 }
 
 /// Which contenders a run includes.
