@@ -16,16 +16,18 @@
 //!    whose edges and cell versions (`GcMutex`, `GcRwLock`, `AtomicGc`) are recorded; a cell
 //!    that cannot be read without waiting reports hidden edges (its object is a root).
 //! 3. `move_unreachable` marks what the roots reach over the recorded edges.
-//! 4. `validate` re-reads every tentatively unreachable word and cell version with an RMW
-//!    after a `SeqCst` fence; an object whose word or cell changed was in use, and it and
-//!    everything it reaches go back to the reachable side. Every word carries a
+//! 4. `claim` is the second read: after a `SeqCst` fence it swaps every tentatively
+//!    unreachable word from `w0` to `w0 | CLAIMED` (a compare-exchange) and compares every
+//!    cell version with one, under the weak lock's write side. An object whose word or cell
+//!    changed was in use: it and everything it reaches go back to the reachable side, the
+//!    claims are undone, and the claim is retried on what is left. Every word carries a
 //!    modification count (a move of a handle between cells changes a cell version, a clone
 //!    or drop changes a word), so "unchanged" means "not modified in between", and all the
 //!    first reads precede all the second ones: at the instant between them, the observed
 //!    graph of the remaining set was the real one, and it was closed.
-//! 5. `claim` sets `CLAIMED` on the whole set under the weak lock's write side, each with a
-//!    compare-exchange against `w0` (a last check), all or nothing: a weak upgrade either
-//!    happened before (then the check fails and the object is live) or fails.
+//! 5. The claim is all or nothing: a weak upgrade either got in before an object's
+//!    compare-exchange (which then fails: the set lives) or finds `CLAIMED` and waits on the
+//!    lock's read side until the claim is decided.
 //! 6. Weak callbacks and finalizers run with no lock held; if any user code ran,
 //!    `check_garbage` repeats steps 2 and 4 on the claimed set with fresh reads, and the
 //!    whole set survives if anything in it is referenced from outside (CPython 3.11's rule).
@@ -36,10 +38,10 @@
 //! A cycle that was garbage when the collection started is never touched by a mutator, so
 //! its validation cannot fail: every such cycle is freed by the collection (completeness).
 
-use super::header::{CLAIMED, RC_INC, STRONG_MASK, SyncHeader, flags, header, strong_of};
+use super::header::{CLAIMED, STRONG_MASK, SyncHeader, flags, header, strong_of};
 use super::home::{ListHome, forget_detached};
 use super::prim::{AtomicU64, Ordering, fence};
-use super::release::{dec_strong, guarded, keep_panic, release_unlinked, run_weak_callbacks};
+use super::release::{guarded, keep_panic, release_unlinked, run_weak_callbacks};
 use super::state::{heap, thread_home};
 use crate::trace::{SyncVisit, Tracer};
 use std::cell::Cell;
@@ -169,7 +171,7 @@ fn run(generation: usize, scope: Scope) -> usize {
     c.update_and_subtract_refs();
     c.move_unreachable();
     let mut collected = 0;
-    if !c.poisoned && c.validate() && c.claim() {
+    if !c.poisoned && c.claim() {
         c.handle_weakrefs_and_finalize();
         collected = c.delete_garbage();
     }
@@ -306,21 +308,6 @@ impl Collection {
         }
     }
 
-    /// Whether object `i`'s word and cells still hold what the first read saw.
-    fn unchanged(&self, i: usize) -> bool {
-        // SAFETY: a member is live: only this collection releases it.
-        let hdr = unsafe { header(self.objs[i]) };
-        let w = self.w0[i];
-        if hdr
-            .rc
-            .compare_exchange(w, w, Ordering::SeqCst, Ordering::SeqCst)
-            .is_err()
-        {
-            return false;
-        }
-        self.cells_unchanged(i)
-    }
-
     fn cells_unchanged(&self, i: usize) -> bool {
         self.cell_range(i).all(|k| {
             let (word, version) = self.rec.cells[k];
@@ -337,30 +324,16 @@ impl Collection {
             .collect()
     }
 
-    /// Step 5 (the second collect): drops from the unreachable side every object that
-    /// changed since it was first read, with what it reaches. Returns whether any
-    /// unreachable object is left.
-    fn validate(&mut self) -> bool {
-        let candidates = self.undecided();
-        if candidates.is_empty() {
-            return false;
-        }
-        fence(Ordering::SeqCst);
-        let mut stack = Vec::new();
-        for i in candidates {
-            if self.state[i] == UNDECIDED && !self.unchanged(i) {
-                self.mark_reachable_from(i, &mut stack);
-            }
-        }
-        self.state.contains(&UNDECIDED)
-    }
-
-    /// Step 6: claims the whole unreachable set, all or nothing, under the weak lock.
-    /// Objects found changed go back to the reachable side and the claim is retried on what
-    /// is left. Returns whether a non-empty set was claimed (its members become GARBAGE).
+    /// Steps 5-6, the second collect and the claim in one: after a `SeqCst` fence, each
+    /// tentatively unreachable object's word is swapped from `w0` to `w0 | CLAIMED` and its
+    /// cells' versions compared, under the weak lock's write side. If any changed, those
+    /// objects and what they reach go back to the reachable side, the claims are undone,
+    /// and the claim is retried on what is left. Returns whether a non-empty set was
+    /// claimed (its members become GARBAGE).
     fn claim(&mut self) -> bool {
         let heap = heap();
         let mut stack = Vec::new();
+        fence(Ordering::SeqCst);
         loop {
             let set = self.undecided();
             if set.is_empty() {
@@ -434,9 +407,12 @@ impl Collection {
             let obj = self.objs[i];
             // SAFETY: a member is live.
             let hdr = unsafe { header(obj) };
+            let Some(finalize) = hdr.vtable.finalize else {
+                continue;
+            };
             let first =
                 hdr.flags.fetch_or(flags::FINALIZED, Ordering::AcqRel) & flags::FINALIZED == 0;
-            if let (true, Some(finalize)) = (first, hdr.vtable.finalize) {
+            if first {
                 // SAFETY: the value is in place (only this collection drops a member's value,
                 // later).
                 guarded(|| unsafe { finalize(obj) });
@@ -539,34 +515,36 @@ impl Collection {
         true
     }
 
-    /// Step 9: every member `DEAD` first, then every value dropped. The collection holds
-    /// one reference on each member meanwhile, so none is freed before the last value is
-    /// dropped. Returns how many.
+    /// Step 9: every member `DEAD` (and `DROPPED`, so that no release drops it again)
+    /// first, then every value dropped. The members stay detached meanwhile, so one whose
+    /// count reaches zero as its neighbours' values go hands its release to us instead of
+    /// freeing its block under the loop; afterwards each is let go: freed now if it was
+    /// handed over, else when its last (smuggled) handle drops. Returns how many.
     fn delete_garbage(&mut self) -> usize {
         let garbage = self.garbage();
         for &i in &garbage {
-            let obj = self.objs[i];
             // SAFETY: a member is live: only this collection releases it.
-            let hdr = unsafe { header(obj) };
-            hdr.rc.fetch_add(RC_INC, Ordering::SeqCst);
-            // If its count reached zero during the callbacks or finalizers, its release was
-            // handed to us: our reference now stands for it either way.
-            // SAFETY: detached by this collection.
-            unsafe { forget_detached(obj) };
-            hdr.flags.fetch_or(flags::DEAD, Ordering::AcqRel);
+            let hdr = unsafe { header(self.objs[i]) };
+            hdr.flags
+                .fetch_or(flags::DEAD | flags::DROPPED, Ordering::AcqRel);
         }
         for &i in &garbage {
             let obj = self.objs[i];
-            // SAFETY: as above; we hold a reference.
+            // SAFETY: as above.
             let hdr = unsafe { header(obj) };
-            if hdr.flags.fetch_or(flags::DROPPED, Ordering::AcqRel) & flags::DROPPED == 0 {
-                // SAFETY: the value is in place and dropped once (DROPPED was clear).
-                guarded(|| unsafe { (hdr.vtable.drop_value)(obj) });
-            }
+            // SAFETY: the value is in place and dropped once: only this collection drops a
+            // member's value, and no release drops a DROPPED one.
+            guarded(|| unsafe { (hdr.vtable.drop_value)(obj) });
         }
         for &i in &garbage {
-            // SAFETY: the reference taken above; the last one frees the block (DROPPED).
-            unsafe { dec_strong(self.objs[i]) };
+            let obj = self.objs[i];
+            // SAFETY: detached by this collection and live.
+            if !unsafe { forget_detached(obj) } {
+                // Its count reached zero and its release is ours: its value is gone, so
+                // the strong side's weak reference goes too.
+                // SAFETY: the release was handed to us; the object is on no list.
+                unsafe { super::header::weak_release(obj) };
+            }
         }
         garbage.len()
     }

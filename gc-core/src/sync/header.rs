@@ -288,7 +288,10 @@ unsafe impl Send for SendBlock {}
 pub(crate) unsafe fn weak_release(obj: NonNull<SyncHeader>) {
     // SAFETY: live while the caller's weak reference is (caller).
     let hdr = unsafe { header(obj) };
-    if hdr.weak.fetch_sub(1, Ordering::AcqRel) != 1 {
+    // A count of 1 is the caller's own: with the strong count at zero no new weak reference
+    // can appear (one is made from a strong handle or cloned from another weak one), so the
+    // block is ours without a read-modify-write.
+    if hdr.weak.load(Ordering::Acquire) != 1 && hdr.weak.fetch_sub(1, Ordering::AcqRel) != 1 {
         return;
     }
     let published = hdr.flags.load(Ordering::Acquire) & flags::PUBLISHED != 0;

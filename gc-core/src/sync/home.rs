@@ -270,10 +270,5 @@ pub(crate) unsafe fn unlink_for_release(obj: NonNull<SyncHeader>) -> bool {
 pub(crate) unsafe fn forget_detached(obj: NonNull<SyncHeader>) -> bool {
     // SAFETY: live (caller).
     let hdr = unsafe { obj.as_ref() };
-    let forgotten = hdr
-        .home
-        .compare_exchange(COLLECTING, UNTRACKED, Ordering::AcqRel, Ordering::Acquire)
-        .is_ok();
-    hdr.home.store(UNTRACKED, Ordering::Release);
-    forgotten
+    hdr.home.swap(UNTRACKED, Ordering::AcqRel) == COLLECTING
 }
