@@ -217,3 +217,36 @@ fn a_finalizer_publishing_its_cycle_to_another_thread() {
         assert_eq!(drops.load(Ordering::SeqCst), 2);
     });
 }
+
+/// A reader loads from an `AtomicGc` while a writer empties it, making the cycle it held
+/// garbage, and collects. A handle `load` returns must come from a slot that held the
+/// object all along (checked by the slot's version), so it is never a handle into a
+/// claimed set: it is never dead, and its value is not dropped under a borrow.
+#[test]
+fn an_atomic_gc_load_against_the_claim_of_the_cycle_it_held() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let a = node(&drops);
+        let b = node(&drops);
+        *a.next.lock() = Some(b.clone());
+        *b.next.lock() = Some(a.clone());
+        drop(b);
+        let slot = Arc::new(AtomicGc::new(Some(a)));
+        let reader = {
+            let slot = slot.clone();
+            let drops = drops.clone();
+            loom::thread::spawn(move || {
+                if let Some(a) = slot.load() {
+                    assert!(!Gc::is_dead(&a), "load returned a handle into garbage");
+                    let _borrow: &Node = &a;
+                    assert_eq!(drops.load(Ordering::SeqCst), 0, "dropped under a borrow");
+                }
+            })
+        };
+        slot.store(None);
+        sync::collect();
+        reader.join().unwrap();
+        sync::collect();
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+    });
+}

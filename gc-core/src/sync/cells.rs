@@ -300,13 +300,14 @@ unsafe impl<T: ?Sized + Trace> Trace for GcMutex<T> {
     fn trace(&self, tracer: &mut Tracer) {
         match self.raw.try_lock() {
             Some(version) => {
-                // SAFETY: we hold the lock just taken.
-                let value = unsafe { &*self.value.get() };
-                value.trace(tracer);
+                // Unlocks even if the contents' trace panics.
+                let guard = GcMutexGuard {
+                    mutex: self,
+                    _not_send: PhantomData,
+                };
+                (*guard).trace(tracer);
                 // SAFETY: the version word lives in this cell, inside the traced value.
                 unsafe { tracer.record_cell(ptr::from_ref(&self.raw.word).cast(), version) };
-                // SAFETY: taken above.
-                unsafe { self.raw.unlock() };
             }
             None => tracer.report_hidden_edges(),
         }
@@ -557,18 +558,44 @@ impl AtomicSlot {
     }
 
     /// A new strong reference to the object in the slot, if any.
+    ///
+    /// Read as a seqlock reader: the version before, the pointer, the increment, the
+    /// version after. Only if no writer ran in between did the slot hold the object (and
+    /// its reference) for the whole time, so the new reference comes from a reachable slot;
+    /// otherwise the object may have become garbage and been claimed by a collection, and
+    /// the reference is given back and the load retried.
     pub fn load(&self) -> Option<NonNull<SyncHeader>> {
         #[cfg(not(loom))]
         let _pin = crossbeam_epoch::pin();
+        let mut round = 0;
         loop {
-            let obj = NonNull::new(self.ptr.load(Ordering::SeqCst))?;
-            // SAFETY: the block stays allocated while we are pinned: it was published, so
-            // its free waits for the epoch (a slot's object is live while stored; one
-            // swapped out meanwhile may be dying, which inc-if-nonzero sees).
-            if unsafe { inc_if_nonzero(obj) } {
-                return Some(obj);
+            let before = self.version.load(Ordering::SeqCst);
+            if before & 1 != 0 {
+                spin_once(round);
+                round += 1;
+                continue;
             }
-            // Its count reached zero: it is no longer in the slot; read again.
+            let obj = NonNull::new(self.ptr.load(Ordering::SeqCst));
+            let Some(obj) = obj else {
+                if self.version.load(Ordering::SeqCst) == before {
+                    return None;
+                }
+                continue;
+            };
+            // SAFETY: the block stays allocated while we are pinned: it was published, so
+            // its free waits for the epoch.
+            let taken = unsafe { inc_if_nonzero(obj) };
+            if self.version.load(Ordering::SeqCst) == before {
+                if taken {
+                    return Some(obj);
+                }
+                // Unreachable: the slot's own reference was there all along.
+                continue;
+            }
+            if taken {
+                // SAFETY: the reference just taken.
+                unsafe { super::release::dec_strong(obj) };
+            }
         }
     }
 

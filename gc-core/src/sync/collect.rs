@@ -58,6 +58,13 @@ pub(crate) fn in_collection() -> bool {
     IN_COLLECTION.try_with(Cell::get).unwrap_or(true)
 }
 
+/// The collection lock, held for reading by a thread's own young collection and for
+/// writing by any other.
+enum CollectGuard {
+    Shared(#[allow(dead_code)] super::prim::ReadGuard<'static, ()>),
+    Exclusive(#[allow(dead_code)] super::prim::WriteGuard<'static, ()>),
+}
+
 /// Which young lists a collection takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scope {
@@ -78,6 +85,8 @@ const GARBAGE: u8 = 3;
 
 /// Records the edges and cell versions a trace reports.
 struct Recorder {
+    /// The collection's id (the high half of its members' `slot`).
+    id: u64,
     edges: Vec<u32>,
     cells: Vec<(*const AtomicU64, u64)>,
 }
@@ -87,11 +96,9 @@ impl SyncVisit for Recorder {
         let target = target.cast::<SyncHeader>();
         // SAFETY: a live object (caller).
         let hdr = unsafe { &*target };
-        // SAFETY: `slot` is read and written only by the thread holding the collection
-        // lock, which is this one.
-        let slot = unsafe { *hdr.slot.get() };
-        if slot != 0 {
-            self.edges.push(slot - 1);
+        let slot = hdr.slot.load(Ordering::Relaxed);
+        if slot >> 32 == self.id {
+            self.edges.push(slot as u32 - 1);
         }
     }
 
@@ -116,20 +123,21 @@ struct Collection {
     poisoned: bool,
 }
 
-/// Runs a collection of `generation` if none is running (or, with `wait`, after the running
-/// one). Returns the number of objects freed.
-pub(crate) fn collect(generation: usize, scope: Scope, wait: bool) -> usize {
+/// Runs a collection of `generation`; without `wait`, only if the lock is free now.
+/// Returns the number of objects freed, or `None` if it did not run (called from inside a
+/// collection, or the lock was busy).
+pub(crate) fn collect(generation: usize, scope: Scope, wait: bool) -> Option<usize> {
     if in_collection() {
-        return 0;
+        return None;
     }
     let heap = heap();
-    let guard = if wait {
-        heap.collect_lock.lock()
-    } else {
-        match heap.collect_lock.try_lock() {
-            Some(guard) => guard,
-            None => return 0,
-        }
+    // A thread's own young collection shares the lock with the other threads' (they work
+    // on disjoint lists); any other collection takes every list, so it runs alone.
+    let guard = match (scope, wait) {
+        (Scope::OwnYoung, true) => CollectGuard::Shared(heap.collect_lock.read()),
+        (Scope::OwnYoung, false) => CollectGuard::Shared(heap.collect_lock.try_read()?),
+        (Scope::AllYoung, true) => CollectGuard::Exclusive(heap.collect_lock.write()),
+        (Scope::AllYoung, false) => CollectGuard::Exclusive(heap.collect_lock.try_write()?),
     };
     IN_COLLECTION.with(|c| c.set(true));
     super::control::invoke_callbacks(crate::types::Phase::Start, generation, 0);
@@ -149,7 +157,7 @@ pub(crate) fn collect(generation: usize, scope: Scope, wait: bool) -> usize {
     IN_COLLECTION.with(|c| c.set(false));
     drop(guard);
     super::release::raise_kept_panic();
-    collected
+    Some(collected)
 }
 
 fn run(generation: usize, scope: Scope) -> usize {
@@ -189,6 +197,7 @@ impl Collection {
             edge_start: Vec::new(),
             cell_start: Vec::new(),
             rec: Recorder {
+                id: heap().next_collection.fetch_add(1, Ordering::Relaxed),
                 edges: Vec::new(),
                 cells: Vec::new(),
             },
@@ -216,8 +225,8 @@ impl Collection {
                 continue;
             }
             self.w0[i] = word;
-            // SAFETY: `slot` belongs to the collection lock's holder, us.
-            unsafe { *hdr.slot.get() = i as u32 + 1 };
+            hdr.slot
+                .store(self.rec.id << 32 | (i as u64 + 1), Ordering::Relaxed);
         }
     }
 
@@ -428,7 +437,13 @@ impl Collection {
                 // SAFETY: a member is live: only this collection releases it.
                 let hdr = unsafe { header(self.objs[i]) };
                 hdr.weak_epoch.fetch_add(1, Ordering::SeqCst);
-                hdr.rc.fetch_and(!CLAIMED, Ordering::SeqCst);
+                // A modification too, so that an upgrade that read the word before the
+                // claim cannot succeed on it now (ABA).
+                let _ = hdr
+                    .rc
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |w| {
+                        Some((w & !CLAIMED).wrapping_add(1 << 32))
+                    });
             }
         }
     }
@@ -467,6 +482,7 @@ impl Collection {
         let mut words = Vec::with_capacity(garbage.len());
         let mut refs: Vec<(usize, u64)> = Vec::with_capacity(garbage.len());
         let mut rec = Recorder {
+            id: self.rec.id,
             edges: Vec::new(),
             cells: Vec::new(),
         };
@@ -523,10 +539,19 @@ impl Collection {
     fn delete_garbage(&mut self) -> usize {
         let garbage = self.garbage();
         for &i in &garbage {
+            let obj = self.objs[i];
             // SAFETY: a member is live: only this collection releases it.
-            let hdr = unsafe { header(self.objs[i]) };
-            hdr.flags
+            let hdr = unsafe { header(obj) };
+            hdr.slot.store(0, Ordering::Relaxed);
+            let old = hdr
+                .flags
                 .fetch_or(flags::DEAD | flags::DROPPED, Ordering::AcqRel);
+            if old & flags::HAS_CALLBACKS != 0 {
+                // Weak references with callbacks made after the callback step (by a
+                // finalizer): called now, before any value goes (the registry is keyed by
+                // address, so none may outlive the block).
+                run_weak_callbacks(obj, None);
+            }
         }
         for &i in &garbage {
             let obj = self.objs[i];
@@ -562,15 +587,16 @@ impl Collection {
             survivors.clear();
             for i in start..end {
                 let obj = self.objs[i];
-                if self.state[i] != SKIPPED {
-                    // SAFETY: a member is live until merged.
-                    let hdr = unsafe { header(obj) };
-                    // SAFETY: `slot` belongs to the collection lock's holder, us.
-                    unsafe { *hdr.slot.get() = 0 };
+                match self.state[i] {
+                    // Garbage was let go (and its slot cleared) by `delete_garbage`.
+                    GARBAGE => continue,
+                    SKIPPED => {}
+                    _ => {
+                        // SAFETY: a member is live until merged.
+                        unsafe { header(obj) }.slot.store(0, Ordering::Relaxed);
+                    }
                 }
-                if self.state[i] != GARBAGE {
-                    survivors.push(obj);
-                }
+                survivors.push(obj);
             }
             let before = released.len();
             // SAFETY: every survivor was detached by this collection and is live (only

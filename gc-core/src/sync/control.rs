@@ -7,15 +7,16 @@
 
 use super::collect::{Scope, collect};
 use super::prim::Ordering;
-use super::state::{heap, thread_home};
+use super::state::heap;
 use crate::types::{CallbackId, CallbackInfo, GcError, GenerationStats, NUM_GENERATIONS, Phase};
+use std::cell::Cell;
 use std::sync::Arc;
 
 /// A full collection of the sync heap, every thread's young objects included; waits for a
 /// running collection to end first. Returns the number of objects freed (0 when called
 /// from inside a collection, by a finalizer, callback or `Drop`).
 pub fn collect_all() -> usize {
-    collect(2, Scope::AllYoung, true)
+    collect(2, Scope::AllYoung, true).unwrap_or(0)
 }
 
 /// A collection of `generation` (every thread's young list, and the older lists up to
@@ -24,7 +25,7 @@ pub fn collect_generation(generation: usize) -> Result<usize, GcError> {
     if generation >= NUM_GENERATIONS {
         return Err(GcError::InvalidGeneration(generation));
     }
-    Ok(collect(generation, Scope::AllYoung, true))
+    Ok(collect(generation, Scope::AllYoung, true).unwrap_or(0))
 }
 
 /// `[young objects of every thread, collections of generation 0 since the last of 1,
@@ -111,6 +112,12 @@ pub(crate) fn after_allocation(young_len: usize) {
     collect_generations(young_len);
 }
 
+// After an automatic collection could not run (another thread held the lock): the young
+// length at which to try again, so that a busy lock is not hammered on every allocation.
+super::prim::sync_thread_local! {
+    static RETRY_AT: Cell<usize> = Cell::new(0);
+}
+
 #[cold]
 fn collect_generations(young_len: usize) {
     let heap = heap();
@@ -118,29 +125,29 @@ fn collect_generations(young_len: usize) {
     if threshold == 0 || !heap.enabled.load(Ordering::Relaxed) {
         return;
     }
-    let _ = young_len;
-    for generation in (0..NUM_GENERATIONS).rev() {
-        let over = if generation == 0 {
-            thread_home().len() > threshold
-        } else {
-            heap.counts[generation - 1].load(Ordering::Relaxed)
-                > heap.thresholds[generation].load(Ordering::Relaxed)
-        };
-        if !over {
-            continue;
-        }
-        if generation == 2
-            && heap.long_lived_pending.load(Ordering::Relaxed)
-                < heap.long_lived_total.load(Ordering::Relaxed) / 4
-        {
-            continue;
-        }
-        let scope = if generation == 0 {
-            Scope::OwnYoung
-        } else {
-            Scope::AllYoung
-        };
-        collect(generation, scope, false);
+    if young_len < RETRY_AT.try_with(Cell::get).unwrap_or(0) {
         return;
     }
+    let mut due = 0;
+    for generation in (1..NUM_GENERATIONS).rev() {
+        let over = heap.counts[generation - 1].load(Ordering::Relaxed)
+            > heap.thresholds[generation].load(Ordering::Relaxed);
+        let full_waits = generation == 2
+            && heap.long_lived_pending.load(Ordering::Relaxed)
+                < heap.long_lived_total.load(Ordering::Relaxed) / 4;
+        if over && !full_waits {
+            due = generation;
+            break;
+        }
+    }
+    // An older generation runs alone; when other threads' young collections hold the lock,
+    // this thread's young collection runs instead and the older one waits for a free lock.
+    let ran = (due > 0 && collect(due, Scope::AllYoung, false).is_some())
+        || collect(0, Scope::OwnYoung, false).is_some();
+    let retry_at = if ran {
+        0
+    } else {
+        young_len + threshold / 4 + 1
+    };
+    let _ = RETRY_AT.try_with(|r| r.set(retry_at));
 }

@@ -17,7 +17,7 @@ use super::prim::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use crate::alloc::GlobalHeap;
 use crate::trace::{Finalize, Trace, Tracer};
 use std::alloc::{GlobalAlloc, Layout};
-use std::cell::{Cell, UnsafeCell};
+use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
 /// Adds one strong reference (low half) and one modification (high half).
@@ -188,14 +188,15 @@ pub struct SyncHeader {
     /// The list the object is on (`super::home`), or one of its markers.
     pub(crate) home: AtomicPtr<super::home::ListHome>,
     pub(crate) vtable: &'static SyncVTable,
-    /// The collector's own: the object's index + 1 in the running collection's work set,
-    /// 0 when it is not examined. Read and written only by the thread holding the
-    /// collection lock (`super::collect`), so plain memory suffices.
-    pub(crate) slot: UnsafeCell<u32>,
+    /// The collectors' own: `collection id << 32 | index + 1` while a collection examines
+    /// the object (its index in that collection's work set), 0 otherwise. Written only by
+    /// the collection that detached the object; other collections running at the same time
+    /// (young collections of other threads) read it to tell their members from its.
+    pub(crate) slot: AtomicU64,
 }
 
 // SAFETY: every field other threads touch is atomic; `links` are guarded by the list lock
-// or the collection (module docs of `super::home`), `slot` by the collection lock.
+// or the collection (module docs of `super::home`).
 unsafe impl Send for SyncHeader {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for SyncHeader {}
@@ -246,7 +247,7 @@ pub(crate) fn allocate<T: Trace + Finalize + 'static>(
             weak_epoch: AtomicU32::new(0),
             home: AtomicPtr::new(super::home::UNTRACKED),
             vtable,
-            slot: UnsafeCell::new(0),
+            slot: AtomicU64::new(0),
         })
     };
     // SAFETY: the block is laid out for `T`.
@@ -328,7 +329,12 @@ pub unsafe fn type_name(obj: NonNull<SyncHeader>) -> &'static str {
 /// program that leaks 2^31 handles cannot go on safely).
 #[inline(always)]
 pub(crate) fn check_overflow(old_word: u64) {
-    if strong_of(old_word) >= STRONG_MASK - 1 {
+    // Half the range: threads racing past the limit at once still cannot carry into
+    // `CLAIMED` before one of them aborts.
+    if strong_of(old_word) >= MAX_STRONG {
         std::process::abort();
     }
 }
+
+/// The most strong references an object may have.
+const MAX_STRONG: u64 = 1 << 30;

@@ -52,22 +52,6 @@ impl<T> Mutex<T> {
             self.inner.lock().unwrap_or_else(|e| e.into_inner())
         }
     }
-
-    #[inline]
-    pub(crate) fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        #[cfg(not(loom))]
-        {
-            self.inner.try_lock()
-        }
-        #[cfg(loom)]
-        {
-            match self.inner.try_lock() {
-                Ok(guard) => Some(guard),
-                Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
-                Err(std::sync::TryLockError::WouldBlock) => None,
-            }
-        }
-    }
 }
 
 /// A reader-writer lock with parking_lot's API: parking_lot's, or loom's under loom.

@@ -102,14 +102,19 @@ pub(crate) unsafe fn release_unlinked(obj: NonNull<SyncHeader>) {
         return;
     };
     if depth >= MAX_DEPTH {
-        PENDING.with(|p| p.borrow_mut().0.push(obj));
+        let queued = PENDING.try_with(|p| p.borrow_mut().0.push(obj)).is_ok();
+        if !queued {
+            // Thread teardown destroyed the queue: free right here.
+            // SAFETY: forwarded (caller).
+            unsafe { release_one(obj) };
+        }
         return;
     }
     DEPTH.with(|d| d.set(depth + 1));
     // SAFETY: forwarded (caller).
     unsafe { release_one(obj) };
     if depth == 0 {
-        while let Some(next) = PENDING.with(|p| p.borrow_mut().0.pop()) {
+        while let Some(next) = PENDING.try_with(|p| p.borrow_mut().0.pop()).ok().flatten() {
             // SAFETY: queued by `release_unlinked` above with the same contract.
             unsafe { release_one(next) };
         }

@@ -34,8 +34,11 @@ pub(crate) struct SyncHeap {
     pub(crate) homes: Mutex<Vec<&'static ListHome>>,
     /// Young lists of exited threads, for the next new thread.
     pub(crate) free_homes: Mutex<Vec<&'static ListHome>>,
-    /// Held by the running collection (one at a time).
-    pub(crate) collect_lock: Mutex<()>,
+    /// Read by each thread's own young collection (several at once, on disjoint lists),
+    /// written by any other collection (alone).
+    pub(crate) collect_lock: RwLock<()>,
+    /// Ids of collections (the high half of `SyncHeader::slot`).
+    pub(crate) next_collection: AtomicU64,
     /// Taken for write by a collection's claim, for read by `Weak::upgrade`: an upgrade
     /// sees all of a garbage set claimed or none of it.
     pub(crate) weak_lock: RwLock<()>,
@@ -67,7 +70,8 @@ impl SyncHeap {
             old: [ListHome::leak(), ListHome::leak()],
             homes: Mutex::new(Vec::new()),
             free_homes: Mutex::new(Vec::new()),
-            collect_lock: Mutex::new(()),
+            collect_lock: RwLock::new(()),
+            next_collection: AtomicU64::new(1),
             weak_lock: RwLock::new(()),
             weak_callbacks: Mutex::new(HashMap::new()),
             thresholds: DEFAULT_THRESHOLDS.map(AtomicUsize::new),
