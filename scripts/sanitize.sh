@@ -85,7 +85,11 @@ if [ "$which" = tsan ] || [ "$which" = all ]; then
     rustup component add rust-src --toolchain nightly >/dev/null
     echo "==> tsan: cargo +nightly test -Zbuild-std -p gc-tests --test 'sync_*' -p gc-api --lib (-Zsanitizer=thread)"
     start=$SECONDS
-    TSAN_OPTIONS="halt_on_error=1:${TSAN_OPTIONS:-}" \
+    # ThreadSanitizer slows these 5-20x: fewer shuttle schedules and stress rounds (a race
+    # shows in few iterations; TSan's detection drops in long loops anyway).
+    SYNC_SHUTTLE_ITERS="${SYNC_SHUTTLE_ITERS:-300}" SYNC_STRESS_SECS="${SYNC_STRESS_SECS:-1}" \
+        SYNC_COMPLETENESS_ROUNDS="${SYNC_COMPLETENESS_ROUNDS:-60}" \
+        TSAN_OPTIONS="halt_on_error=1:${TSAN_OPTIONS:-}" \
         RUSTFLAGS="-Zsanitizer=thread ${RUSTFLAGS_EXTRA:-}" \
         cargo +nightly test -Zbuild-std --target "$host" --target-dir target/tsan \
         -p gc-tests --test 'sync_*' -p gc-api --lib --no-fail-fast

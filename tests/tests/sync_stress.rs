@@ -278,7 +278,7 @@ fn a_cycle_garbage_before_collect_is_freed_by_it_while_others_mutate() {
             }
         });
         let mine = Registry::new(4096);
-        for round in 0..300 {
+        for round in 0..completeness_rounds() {
             let shape = shapes[round % shapes.len()];
             let before = mine.made();
             let n = match shape {
@@ -629,4 +629,13 @@ fn nothing_reachable_is_freed_while_threads_mutate_and_a_thread_collects() {
         start.elapsed().as_secs_f64(),
         collections.load(SeqCst)
     );
+}
+
+/// Rounds of the completeness test: 300, or `SYNC_COMPLETENESS_ROUNDS` (the sanitizer runs
+/// use fewer).
+fn completeness_rounds() -> usize {
+    std::env::var("SYNC_COMPLETENESS_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
 }
