@@ -222,6 +222,13 @@ pub(crate) unsafe fn header<'a>(obj: NonNull<SyncHeader>) -> &'a SyncHeader {
     unsafe { obj.as_ref() }
 }
 
+/// Sync objects allocated and not yet freed, counted in debug builds only (a shared counter
+/// would cost every allocation a contended atomic operation), for tests that check memory
+/// comes back.
+#[cfg(debug_assertions)]
+pub(crate) static LIVE_BLOCKS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
 /// Allocates the block of a new object of `T` with one strong reference, not yet on any
 /// list (`home` is `home::UNTRACKED`), and moves `value` in. `None` when out of memory.
 pub(crate) fn allocate<T: Trace + Finalize + 'static>(
@@ -232,6 +239,8 @@ pub(crate) fn allocate<T: Trace + Finalize + 'static>(
     // SAFETY: the layout has a non-zero size (the header).
     let block = unsafe { GlobalHeap.alloc(layout) };
     let obj = NonNull::new(block.cast::<SyncHeader>())?;
+    #[cfg(debug_assertions)]
+    LIVE_BLOCKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let initial_flags = if vtable.finalize.is_none() {
         flags::FINALIZED
     } else {
@@ -271,7 +280,9 @@ unsafe fn free_block_now(obj: NonNull<SyncHeader>) {
         ptr::drop_in_place(obj.as_ptr())
     };
     // SAFETY: the block came from `GlobalHeap.alloc` with this layout (allocate).
-    unsafe { GlobalHeap.dealloc(obj.as_ptr().cast(), layout) }
+    unsafe { GlobalHeap.dealloc(obj.as_ptr().cast(), layout) };
+    #[cfg(debug_assertions)]
+    LIVE_BLOCKS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// A block pointer that may cross to the epoch's deferred-free thread.

@@ -30,8 +30,10 @@ pub(crate) const UNTRACKED: *mut ListHome = ptr::without_provenance_mut(24);
 pub(crate) const CHUNK: usize = 1024;
 
 /// One generation list: a lock, a circular doubly linked list through the objects' links,
-/// and its length.
+/// and its length. Aligned to two cache lines, so that two threads' young lists never
+/// share one (their owners lock them on every allocation).
 #[derive(Debug)]
+#[repr(align(128))]
 pub(crate) struct ListHome {
     lock: Mutex<()>,
     head: Links,

@@ -209,3 +209,27 @@ pub unsafe fn try_inc_strong(obj: NonNull<SyncHeader>) -> bool {
     // SAFETY: forwarded.
     unsafe { super::cells::inc_if_nonzero(obj) }
 }
+
+/// Sync objects whose blocks are allocated and not yet freed, in debug builds (`None` in
+/// release builds, which do not count). Blocks of objects once stored in an `AtomicGc` are
+/// freed through an epoch: [`flush_deferred_frees`] first.
+pub fn live_objects() -> Option<usize> {
+    #[cfg(debug_assertions)]
+    {
+        Some(super::header::LIVE_BLOCKS.load(std::sync::atomic::Ordering::Relaxed))
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        None
+    }
+}
+
+/// Runs the frees that wait for the epoch (blocks of objects once stored in an `AtomicGc`),
+/// as far as no thread is pinned: advances the epoch and collects, a bounded number of
+/// times.
+pub fn flush_deferred_frees() {
+    #[cfg(not(loom))]
+    for _ in 0..256 {
+        crossbeam_epoch::pin().flush();
+    }
+}
