@@ -109,15 +109,20 @@ fn an_atomic_gc_load_never_returns_a_handle_into_a_collected_cycle() {
     let slots: Arc<Vec<AtomicGc<Ring>>> = Arc::new((0..8).map(|_| AtomicGc::new(None)).collect());
     let stop = Arc::new(AtomicBool::new(false));
     let dead_loads = Arc::new(AtomicUsize::new(0));
+    let loads = Arc::new(AtomicUsize::new(0));
     let readers: Vec<_> = (0..2)
         .map(|_| {
-            let (slots, stop, dead_loads) = (slots.clone(), stop.clone(), dead_loads.clone());
+            let (slots, stop, dead_loads, loads) = (
+                slots.clone(),
+                stop.clone(),
+                dead_loads.clone(),
+                loads.clone(),
+            );
             std::thread::spawn(move || {
-                let mut loads = 0u64;
-                while !stop.load(SeqCst) || loads == 0 {
+                while !stop.load(SeqCst) {
                     for slot in slots.iter() {
                         if let Some(g) = slot.load() {
-                            loads += 1;
+                            loads.fetch_add(1, SeqCst);
                             match Gc::try_deref(&g) {
                                 Some(ring) => assert_eq!(ring.magic, 0xABCD),
                                 None => {
@@ -130,7 +135,11 @@ fn an_atomic_gc_load_never_returns_a_handle_into_a_collected_cycle() {
             })
         })
         .collect();
-    for round in 0..400 {
+    // At least 400 rounds, and on until the readers have loaded a good number of handles
+    // (a bounded number of rounds more: they may be slow to get a core).
+    let mut round = 0;
+    while round < 400 || (loads.load(SeqCst) < 1000 && round < 100_000) {
+        round += 1;
         for slot in slots.iter() {
             let a = Gc::new(Ring {
                 next: GcMutex::new(None),
@@ -154,5 +163,6 @@ fn an_atomic_gc_load_never_returns_a_handle_into_a_collected_cycle() {
     for r in readers {
         r.join().unwrap();
     }
+    assert!(loads.load(SeqCst) > 0, "the readers loaded handles");
     assert_eq!(dead_loads.load(SeqCst), 0, "a load returned a dead handle");
 }

@@ -40,23 +40,14 @@
 
 use super::header::{CLAIMED, STRONG_MASK, SyncHeader, flags, header, strong_of};
 use super::home::{ListHome, forget_detached};
+use super::panics::{guarded, keep_panic, raise_kept_panic};
 use super::prim::{AtomicU64, Ordering, fence};
-use super::release::{guarded, keep_panic, release_unlinked, run_weak_callbacks};
-use super::state::{heap, thread_home};
+use super::release::{release_unlinked, run_weak_callbacks};
+use super::state::{heap, in_collection, invoke_callbacks, set_in_collection, thread_home};
 use crate::trace::{SyncVisit, Tracer};
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
-
-super::prim::sync_thread_local! {
-    static IN_COLLECTION: Cell<bool> = Cell::new(false);
-}
-
-/// Whether the calling thread is running a collection (its user code included).
-pub(crate) fn in_collection() -> bool {
-    IN_COLLECTION.try_with(Cell::get).unwrap_or(true)
-}
 
 /// The collection lock, held for reading by a thread's own young collection and for
 /// writing by any other.
@@ -139,8 +130,8 @@ pub(crate) fn collect(generation: usize, scope: Scope, wait: bool) -> Option<usi
         (Scope::AllYoung, true) => CollectGuard::Exclusive(heap.collect_lock.write()),
         (Scope::AllYoung, false) => CollectGuard::Exclusive(heap.collect_lock.try_write()?),
     };
-    IN_COLLECTION.with(|c| c.set(true));
-    super::control::invoke_callbacks(crate::types::Phase::Start, generation, 0);
+    set_in_collection(true);
+    invoke_callbacks(crate::types::Phase::Start, generation, 0);
     let collected = run(generation, scope);
     {
         let mut stats = heap.stats.lock();
@@ -153,10 +144,10 @@ pub(crate) fn collect(generation: usize, scope: Scope, wait: bool) -> Option<usi
     for count in heap.counts.iter().take(generation) {
         count.store(0, Ordering::Relaxed);
     }
-    super::control::invoke_callbacks(crate::types::Phase::Stop, generation, collected);
-    IN_COLLECTION.with(|c| c.set(false));
+    invoke_callbacks(crate::types::Phase::Stop, generation, collected);
+    set_in_collection(false);
     drop(guard);
-    super::release::raise_kept_panic();
+    raise_kept_panic();
     Some(collected)
 }
 

@@ -83,24 +83,6 @@ pub fn remove_callback(id: CallbackId) -> bool {
     callbacks.len() != before
 }
 
-/// Calls every collection callback (panics are kept and raised when the collection ends).
-pub(crate) fn invoke_callbacks(phase: Phase, generation: usize, collected: usize) {
-    let callbacks: Vec<_> = heap()
-        .callbacks
-        .lock()
-        .iter()
-        .map(|(_, f)| f.clone())
-        .collect();
-    let info = CallbackInfo {
-        generation,
-        collected,
-        uncollectable: 0,
-    };
-    for f in callbacks {
-        super::release::guarded(|| f(phase, &info));
-    }
-}
-
 /// After a tracked allocation made the calling thread's young list `young_len` long:
 /// CPython's `collect_generations` (the oldest generation over its threshold).
 #[inline]

@@ -30,6 +30,20 @@ pub(crate) const STRONG_MASK: u64 = 0x7FFF_FFFF;
 /// Set by the collector's claim: weak references no longer upgrade.
 pub(crate) const CLAIMED: u64 = 0x8000_0000;
 
+/// What an object's `home` points at: a generation list (`super::home::ListHome`, which
+/// owns the protocol) or one of the markers below. Opaque here, so that the header does not
+/// depend on the lists.
+#[derive(Debug)]
+pub(crate) enum HomeTag {}
+
+/// `home` of an object detached by a running collection.
+pub(crate) const COLLECTING: *mut HomeTag = std::ptr::without_provenance_mut(8);
+/// `home` of a detached object whose count reached zero meanwhile: its release is the
+/// collection's.
+pub(crate) const RELEASED: *mut HomeTag = std::ptr::without_provenance_mut(16);
+/// `home` of an object on no list.
+pub(crate) const UNTRACKED: *mut HomeTag = std::ptr::without_provenance_mut(24);
+
 /// The strong count of a word.
 #[inline(always)]
 pub(crate) fn strong_of(word: u64) -> u64 {
@@ -186,7 +200,7 @@ pub struct SyncHeader {
     /// references made before stay cleared, new ones upgrade.
     pub(crate) weak_epoch: AtomicU32,
     /// The list the object is on (`super::home`), or one of its markers.
-    pub(crate) home: AtomicPtr<super::home::ListHome>,
+    pub(crate) home: AtomicPtr<HomeTag>,
     pub(crate) vtable: &'static SyncVTable,
     /// The collectors' own: `collection id << 32 | index + 1` while a collection examines
     /// the object (its index in that collection's work set), 0 otherwise. Written only by
@@ -230,7 +244,7 @@ pub(crate) static LIVE_BLOCKS: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(0);
 
 /// Allocates the block of a new object of `T` with one strong reference, not yet on any
-/// list (`home` is `home::UNTRACKED`), and moves `value` in. `None` when out of memory.
+/// list (`home` is [`UNTRACKED`]), and moves `value` in. `None` when out of memory.
 pub(crate) fn allocate<T: Trace + Finalize + 'static>(
     value: T,
     vtable: &'static SyncVTable,
@@ -254,7 +268,7 @@ pub(crate) fn allocate<T: Trace + Finalize + 'static>(
             flags: AtomicU32::new(initial_flags),
             weak: AtomicU32::new(1),
             weak_epoch: AtomicU32::new(0),
-            home: AtomicPtr::new(super::home::UNTRACKED),
+            home: AtomicPtr::new(UNTRACKED),
             vtable,
             slot: AtomicU64::new(0),
         })

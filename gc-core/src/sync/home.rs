@@ -15,16 +15,10 @@
 //! moves at most [`CHUNK`] objects per lock hold), so no mutator waits long on one.
 //! CPython's counterparts are `gc_list_append`/`gc_list_remove` on `PyGC_Head`.
 
-use super::header::{Links, SyncHeader};
+pub(crate) use super::header::{COLLECTING, RELEASED, UNTRACKED};
+use super::header::{HomeTag, Links, SyncHeader};
 use super::prim::{AtomicBool, AtomicUsize, Mutex, Ordering};
 use std::ptr::{self, NonNull};
-
-/// `home` of an object detached by the running collection.
-pub(crate) const COLLECTING: *mut ListHome = ptr::without_provenance_mut(8);
-/// `home` of a detached object whose last reference went meanwhile: the collector frees it.
-pub(crate) const RELEASED: *mut ListHome = ptr::without_provenance_mut(16);
-/// `home` of an object on no list.
-pub(crate) const UNTRACKED: *mut ListHome = ptr::without_provenance_mut(24);
 
 /// Most objects moved per lock hold by a detach or a merge.
 pub(crate) const CHUNK: usize = 1024;
@@ -80,8 +74,9 @@ impl ListHome {
         ptr::from_ref(&self.head).cast_mut()
     }
 
-    fn as_ptr(&self) -> *mut ListHome {
-        ptr::from_ref(self).cast_mut()
+    /// This list as an object's `home`.
+    fn as_tag(&self) -> *mut HomeTag {
+        ptr::from_ref(self).cast_mut().cast()
     }
 
     /// Objects on the list (exact under the lock, a recent value otherwise).
@@ -102,7 +97,7 @@ impl ListHome {
         // SAFETY: live (caller).
         unsafe { obj.as_ref() }
             .home
-            .store(self.as_ptr(), Ordering::Release);
+            .store(self.as_tag(), Ordering::Release);
         let len = self.len.load(Ordering::Relaxed) + 1;
         self.len.store(len, Ordering::Relaxed);
         len
@@ -203,7 +198,7 @@ impl ListHome {
                 .home
                 .compare_exchange(
                     COLLECTING,
-                    self.as_ptr(),
+                    self.as_tag(),
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 )
@@ -248,8 +243,9 @@ pub(crate) unsafe fn unlink_for_release(obj: NonNull<SyncHeader>) -> bool {
             continue;
         }
         debug_assert!(home != RELEASED, "an object released twice");
-        // SAFETY: homes are leaked, never freed.
-        let list = unsafe { &*home };
+        // SAFETY: any other `home` is a `ListHome` (`as_tag`), and homes are leaked, never
+        // freed.
+        let list = unsafe { &*home.cast::<ListHome>() };
         let _guard = list.lock.lock();
         if hdr.home.load(Ordering::Acquire) != home {
             continue; // moved by a collection meanwhile

@@ -4,10 +4,11 @@
 //! is at the top of `collect`).
 //!
 //! Layers, each using only those above it in this list: `prim` (atomics and locks, loom's
-//! under `cfg(loom)`), `header` (the object and its count word), `home` (generation lists
-//! and who owns an object's links), `state` (the process-wide heap), `release` (the free
-//! path), `collect` (one collection), `control` (the `gc` module and the trigger), `cells`
-//! (`GcMutex`, `GcRwLock`, the `AtomicGc` slot) and `raw` (what gc-api's handles call).
+//! under `cfg(loom)`), `panics` (user code's panics kept for later), `header` (the object
+//! and its count word), `home` (generation lists and who owns an object's links), `state`
+//! (the process-wide heap), `release` (the free path), `collect` (one collection),
+//! `control` (the `gc` module and the trigger), `cells` (`GcMutex`, `GcRwLock`, the
+//! `AtomicGc` slot) and `raw` (what gc-api's handles call).
 //! Nothing outside this module depends on it except through `raw`, `cells`, `control`.
 
 mod cells;
@@ -15,6 +16,7 @@ mod collect;
 pub mod control;
 mod header;
 mod home;
+mod panics;
 mod prim;
 pub mod raw;
 mod release;

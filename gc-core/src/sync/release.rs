@@ -11,13 +11,12 @@
 
 use super::header::{RC_DEC, RC_INC, STRONG_MASK, SyncHeader, flags, header, weak_release};
 use super::home::unlink_for_release;
+use super::panics::{guarded, raise_kept_panic};
 use super::prim::Ordering;
 use super::state::heap;
 use super::state::thread_home;
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr::NonNull;
 use std::sync::Arc;
 
@@ -29,31 +28,6 @@ struct Pending(Vec<NonNull<SyncHeader>>);
 super::prim::sync_thread_local! {
     static DEPTH: Cell<u32> = Cell::new(0);
     static PENDING: RefCell<Pending> = RefCell::new(Pending(Vec::new()));
-    static PANIC: RefCell<Option<Box<dyn Any + Send>>> = RefCell::new(None);
-}
-
-/// Keeps the first panic of a free (or a collection) to raise once it is complete.
-pub(crate) fn keep_panic(payload: Box<dyn Any + Send>) {
-    let _ = PANIC.try_with(|slot| {
-        let mut slot = slot.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(payload);
-        }
-    });
-}
-
-/// Raises a kept panic, if any.
-pub(crate) fn raise_kept_panic() {
-    if let Ok(Some(payload)) = PANIC.try_with(|slot| slot.borrow_mut().take()) {
-        resume_unwind(payload);
-    }
-}
-
-/// Runs `f`, keeping its panic instead of unwinding.
-pub(crate) fn guarded(f: impl FnOnce()) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-        keep_panic(payload);
-    }
 }
 
 /// Takes one strong reference off; the last one frees the object.
@@ -120,7 +94,7 @@ pub(crate) unsafe fn release_unlinked(obj: NonNull<SyncHeader>) {
         }
     }
     DEPTH.with(|d| d.set(depth));
-    if depth == 0 && !super::collect::in_collection() {
+    if depth == 0 && !super::state::in_collection() {
         raise_kept_panic();
     }
 }

@@ -7,6 +7,7 @@
 //! young list outlives the thread (abandoned, then adopted by the next new thread).
 
 use super::home::ListHome;
+use super::panics::guarded;
 use super::prim::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
 use crate::types::{CallbackInfo, DEFAULT_THRESHOLDS, GenerationStats, NUM_GENERATIONS, Phase};
 use std::cell::Cell;
@@ -156,4 +157,36 @@ fn adopt_or_make_home() -> &'static ListHome {
     let home = ListHome::leak();
     heap.homes.lock().push(home);
     home
+}
+
+super::prim::sync_thread_local! {
+    static IN_COLLECTION: Cell<bool> = Cell::new(false);
+}
+
+/// Whether the calling thread is running a collection (its user code included).
+pub(crate) fn in_collection() -> bool {
+    IN_COLLECTION.try_with(Cell::get).unwrap_or(true)
+}
+
+/// Marks the calling thread as running a collection, or no longer.
+pub(crate) fn set_in_collection(running: bool) {
+    let _ = IN_COLLECTION.try_with(|c| c.set(running));
+}
+
+/// Calls every collection callback (panics are kept and raised when the collection ends).
+pub(crate) fn invoke_callbacks(phase: Phase, generation: usize, collected: usize) {
+    let callbacks: Vec<_> = heap()
+        .callbacks
+        .lock()
+        .iter()
+        .map(|(_, f)| f.clone())
+        .collect();
+    let info = CallbackInfo {
+        generation,
+        collected,
+        uncollectable: 0,
+    };
+    for f in callbacks {
+        guarded(|| f(phase, &info));
+    }
 }
