@@ -17,7 +17,7 @@
 
 pub(crate) use super::header::{COLLECTING, RELEASED, UNTRACKED};
 use super::header::{HomeTag, Links, SyncHeader};
-use super::prim::{AtomicBool, AtomicUsize, Mutex, Ordering};
+use super::prim::{AtomicUsize, Mutex, Ordering};
 use std::ptr::{self, NonNull};
 
 /// Most objects moved per lock hold by a detach or a merge.
@@ -32,9 +32,6 @@ pub(crate) struct ListHome {
     lock: Mutex<()>,
     head: Links,
     len: AtomicUsize,
-    /// A young list whose thread has exited (its objects wait for the next collection of
-    /// every young list, or for the next thread, which adopts it).
-    pub(crate) abandoned: AtomicBool,
 }
 
 // SAFETY: `head` is only written under `lock` (module docs); the rest is atomic.
@@ -62,7 +59,6 @@ impl ListHome {
             lock: Mutex::new(()),
             head: Links::unlinked(),
             len: AtomicUsize::new(0),
-            abandoned: AtomicBool::new(false),
         }));
         let sentinel = home.sentinel();
         home.head.next.set(sentinel);

@@ -201,15 +201,6 @@ pub unsafe fn is_tracked(obj: NonNull<SyncHeader>) -> bool {
     unsafe { header(obj) }.flags.load(Ordering::Relaxed) & flags::TRACKED != 0
 }
 
-/// A new strong reference unless the count is zero (for a reader of a published slot).
-///
-/// # Safety
-/// `obj`'s block is allocated.
-pub unsafe fn try_inc_strong(obj: NonNull<SyncHeader>) -> bool {
-    // SAFETY: forwarded.
-    unsafe { super::cells::inc_if_nonzero(obj) }
-}
-
 /// Sync objects whose blocks are allocated and not yet freed, in debug builds (`None` in
 /// release builds, which do not count). Blocks of objects once stored in an `AtomicGc` are
 /// freed through an epoch: [`flush_deferred_frees`] first.

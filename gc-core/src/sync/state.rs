@@ -8,7 +8,7 @@
 
 use super::home::ListHome;
 use super::panics::guarded;
-use super::prim::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering, RwLock};
+use super::prim::{AtomicBool, AtomicU64, AtomicUsize, Mutex, RwLock};
 use crate::types::{CallbackInfo, DEFAULT_THRESHOLDS, GenerationStats, NUM_GENERATIONS, Phase};
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -121,7 +121,6 @@ impl Drop for ThreadHome {
         // Under loom, a model thread's locals die with its execution, heap included.
         #[cfg(not(loom))]
         if let Some(home) = self.0.take() {
-            home.abandoned.store(true, Ordering::Release);
             heap().free_homes.lock().push(home);
         }
     }
@@ -151,7 +150,6 @@ pub(crate) fn thread_home() -> &'static ListHome {
 fn adopt_or_make_home() -> &'static ListHome {
     let heap = heap();
     if let Some(home) = heap.free_homes.lock().pop() {
-        home.abandoned.store(false, Ordering::Release);
         return home;
     }
     let home = ListHome::leak();
