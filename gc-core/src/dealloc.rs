@@ -205,7 +205,7 @@ pub(crate) unsafe fn kill(heap: &GcHeap, obj: Obj) {
 ///
 /// # Safety
 /// As [`kill`].
-#[inline]
+#[inline(always)] // the free path's hot half: codegen-unit splits must not outline it
 unsafe fn kill_with(heap: &GcHeap, obj: Obj, guard: bool) {
     // SAFETY: live (caller).
     let hdr = unsafe { obj.header() };
