@@ -78,14 +78,24 @@ pub fn current() -> Clock {
 
 /// CPU time this process has used so far (all its threads).
 pub fn process_cpu_time() -> Duration {
+    cpu_clock(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// CPU time the calling thread has used so far.
+pub fn thread_cpu_time() -> Duration {
+    cpu_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// Reads one of Linux's CPU-time clocks.
+fn cpu_clock(id: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a live, writable `timespec` for the whole call, which is all
-    // `clock_gettime` writes to; CLOCK_PROCESS_CPUTIME_ID is a clock id Linux always has.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID) failed");
+    // `clock_gettime` writes to; both CPU-time clock ids above exist on every Linux.
+    let rc = unsafe { libc::clock_gettime(id, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime({id}) failed");
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 

@@ -91,18 +91,7 @@ pub fn dropped() -> u64 {
 // ---------------------------------------------------------------------------------------
 // Clocks.
 
-/// CPU time the calling thread has used so far.
-pub fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a live, writable `timespec` for the whole call, which is all
-    // `clock_gettime` writes to; CLOCK_THREAD_CPUTIME_ID is a clock id Linux always has.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+pub use crate::clock::thread_cpu_time;
 
 /// Cores this process may run on.
 pub fn cores() -> usize {
